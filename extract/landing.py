@@ -1,0 +1,149 @@
+"""The Parquet landing zone under DATA_DIR/landing.
+
+Each table is a folder of immutable Parquet files, one per extraction that found
+something new. A file is written under a temporary name, flushed to disk and
+renamed, so a run killed at any moment leaves the folder as before or after it.
+Several rows for one key may exist across files: the row with the latest
+`extracted_at` wins (the staging models apply that rule).
+Every folder holds a schema-only file, so readers never face an empty glob.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import LandingError
+
+UTC_US = pa.timestamp("us", tz="UTC")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    # One raw meter reading (Home Assistant's schema in InfluxDB).
+    "readings": pa.schema(
+        [
+            ("meter_id", pa.string()),
+            ("measured_at", UTC_US),
+            ("value", pa.float64()),
+            ("unit", pa.string()),
+            ("extracted_at", UTC_US),
+        ]
+    ),
+    # One hour of Tibber consumption; nulls stay null.
+    "tibber_hours": pa.schema(
+        [
+            ("home_id", pa.string()),
+            ("hour_start_at", UTC_US),
+            ("hour_end_at", UTC_US),
+            ("consumption", pa.float64()),
+            ("cost", pa.float64()),
+            ("unit_price", pa.float64()),
+            ("unit_price_vat", pa.float64()),
+            ("currency", pa.string()),
+            ("extracted_at", UTC_US),
+        ]
+    ),
+}
+SCHEMA_FILE = "00000000-schema.parquet"
+
+
+def table_dir(data_dir: Path, table: str) -> Path:
+    return data_dir / "landing" / table
+
+
+def glob(data_dir: Path, table: str) -> str:
+    """The pattern the dbt sources read."""
+    return str(table_dir(data_dir, table) / "*.parquet")
+
+
+def ensure(data_dir: Path) -> None:
+    """Create every table folder with its schema-only file."""
+    for table, schema in SCHEMAS.items():
+        folder = table_dir(data_dir, table)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / SCHEMA_FILE).exists():
+            _write_atomically(folder / SCHEMA_FILE, schema.empty_table())
+
+
+def _write_atomically(path: Path, data: pa.Table) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            pq.write_table(data, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise LandingError(
+            f"cannot write {path}: {error.strerror}: check DATA_DIR's "
+            "permissions and free space"
+        ) from None
+
+
+def append(data_dir: Path, table: str, data: pa.Table) -> Path | None:
+    """Add one extraction's rows as a new file; nothing when there are none."""
+    ensure(data_dir)
+    data = data.select(SCHEMAS[table].names).cast(SCHEMAS[table])
+    if data.num_rows == 0:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = table_dir(data_dir, table) / f"{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+    _write_atomically(path, data)
+    return path
+
+
+def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
+    """The table as the models see it: per key, the latest extraction."""
+    ensure(data_dir)
+    names = ", ".join(SCHEMAS[table].names)
+    keys = ", ".join(key)
+    sql = f"""
+        select {names}
+        from read_parquet(?)
+        qualify row_number() over (
+            partition by {keys} order by extracted_at desc
+        ) = 1
+    """
+    try:
+        with duckdb.connect() as connection:
+            connection.execute("set TimeZone = 'UTC'")
+            return connection.execute(sql, [glob(data_dir, table)]).to_arrow_table()
+    except duckdb.Error as error:
+        raise LandingError(
+            f"cannot read the landing table {table} under {data_dir}: "
+            f"{str(error).splitlines()[0]}; move the damaged file away and "
+            "run again with --full-refresh"
+        ) from None
+
+
+def new_or_changed(
+    data_dir: Path, table: str, key: list[str], values: list[str], data: pa.Table
+) -> pa.Table:
+    """The rows of `data` whose key is new or whose values differ."""
+    stored = current(data_dir, table, key)
+    if stored.num_rows == 0 or data.num_rows == 0:
+        return data
+    join = " and ".join(f"s.{k} = n.{k}" for k in key)
+    same = " and ".join(f"s.{v} is not distinct from n.{v}" for v in values)
+    with duckdb.connect() as connection:
+        connection.register("stored", stored)
+        connection.register("incoming", data)
+        return connection.execute(
+            f"""
+            select n.* from incoming as n
+            where not exists (
+                select 1 from stored as s where {join} and {same}
+            )
+            """
+        ).to_arrow_table()

@@ -1,0 +1,1 @@
+"""Load: publish the marts (and Tibber hours) to InfluxDB."""

@@ -1,0 +1,1 @@
+"""The pipeline's shared parts: settings, errors, logging and the run itself."""

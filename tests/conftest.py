@@ -1,0 +1,6 @@
+"""Shared fixtures: each external system's fixtures live in their own module."""
+
+pytest_plugins = [
+    "tests.fixtures_influx",
+    "tests.fixtures_tibber",
+]
