@@ -1,0 +1,48 @@
+{#-
+    Cumulative seasonal weight W per pattern at each local day's start. The
+    weight density during month m is share_m / duration of month m, so a whole
+    month accumulates exactly share_m and a year accumulates 1. Density is per
+    day of elapsed time: W(t) = W(day start) + density * elapsed days.
+-#}
+with shares as (
+    select distinct
+        pattern_id,
+        month_number,
+        share
+    from {{ ref('int_seasonal_shares_normalised') }}
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+densities as (
+    select
+        shares.pattern_id,
+        calendar.day,
+        calendar.day_start_at,
+        shares.share / (
+            {{ days_since_epoch('calendar.month_end_at') }}
+            - {{ days_since_epoch('calendar.month_start_at') }}
+        ) as density_per_day,
+        {{ days_since_epoch('calendar.day_end_at') }}
+        - {{ days_since_epoch('calendar.day_start_at') }} as day_length_days
+    from calendar
+    inner join shares on calendar.month_number = shares.month_number
+)
+
+select
+    pattern_id,
+    day,
+    day_start_at,
+    density_per_day,
+    coalesce(
+        sum(density_per_day * day_length_days) over (
+            partition by pattern_id
+            order by day
+            rows between unbounded preceding and 1 preceding
+        ),
+        0
+    ) as weight_at_day_start,
+    density_per_day * day_length_days as day_weight
+from densities

@@ -1,0 +1,107 @@
+{#-
+    The counter of every physical meter at the start of every local day of its
+    installed life up to as_of, and at the end of its life when that is not a
+    local midnight (as_of during the day: row with day null). Each segment of
+    int_reading_segments is expanded into the local midnights it contains,
+    so cost grows with meters x days, and the counter comes from the segment's
+    rule. A midnight at which a reading was taken gets that reading exactly.
+-#}
+with segments as (
+    select * from {{ ref('int_reading_segments') }}
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+weights as (
+    select * from {{ ref('int_seasonal_weights_daily') }}
+),
+
+segment_days as (
+    select
+        segments.*,
+        cast(unnest(generate_series(
+            {{ local_date('segments.segment_start_at') }},
+            {{ local_date('segments.segment_end_at') }},
+            interval 1 day
+        )) as date) as day
+    from segments
+),
+
+day_starts as (
+    select
+        segment_days.*,
+        calendar.day_start_at as reading_at,
+        case
+            when segment_days.is_seasonal then weights.weight_at_day_start
+            else {{ days_since_epoch('calendar.day_start_at') }}
+        end as reading_weight
+    from segment_days
+    inner join calendar on segment_days.day = calendar.day
+    left join weights
+        on
+            segment_days.pattern_id = weights.pattern_id
+            and segment_days.day = weights.day
+    where
+        calendar.day_start_at >= segment_days.segment_start_at
+        and (
+            calendar.day_start_at < segment_days.segment_end_at
+            or (
+                segment_days.segment_kind = 'after_last'
+                and calendar.day_start_at = segment_days.segment_end_at
+            )
+        )
+),
+
+life_ends as (
+    select
+        segments.*,
+        null::date as day,
+        segments.segment_end_at as reading_at,
+        case
+            when segments.is_seasonal
+                then weights.weight_at_day_start + weights.density_per_day * (
+                    {{ days_since_epoch('segments.segment_end_at') }}
+                    - {{ days_since_epoch('weights.day_start_at') }}
+                )
+            else {{ days_since_epoch('segments.segment_end_at') }}
+        end as reading_weight
+    from segments
+    left join weights
+        on
+            segments.pattern_id = weights.pattern_id
+            and {{ local_date('segments.segment_end_at') }} = weights.day
+    where
+        segments.segment_kind = 'after_last'
+        and segments.segment_end_at
+        <> {{ local_midnight(local_date('segments.segment_end_at')) }}
+),
+
+instants as (
+    select * from day_starts
+    union all
+    select * from life_ends
+)
+
+select
+    meter_id,
+    day,
+    reading_at,
+    case
+        when reading_at = anchor_at then anchor_value
+        when segment_kind = 'before_first'
+            then greatest(
+                anchor_value + slope * (reading_weight - anchor_weight), 0
+            )
+        else anchor_value + slope * (reading_weight - anchor_weight)
+    end as reading_value,
+    case
+        when reading_at = anchor_at then 'measured'
+        when segment_kind <> 'between' then 'estimated'
+        when is_seasonal then 'seasonal'
+        else 'interpolated'
+    end as reading_method,
+    previous_reading_at,
+    next_reading_at
+from instants

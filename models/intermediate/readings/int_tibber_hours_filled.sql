@@ -1,0 +1,73 @@
+{#-
+    The Tibber meter's hours inside its installed life, on a gap-free hourly
+    grid from its first to its last reported hour (all homes added up: set
+    TIBBER_HOME_ID when the account has several). The latest extraction of an
+    hour wins. A missing hour (no row, or null consumption) is estimated as
+    the mean of the nearest reported hours before and after it.
+-#}
+with hours as (
+    select * from {{ ref('stg_landing__tibber_hours') }}
+),
+
+meter as (
+    select * from {{ ref('int_meters_enriched') }}
+    where meter_id = '{{ var("tibber_meter_id") }}'
+),
+
+latest as (
+    select * from hours
+    qualify row_number() over (
+        partition by home_id, hour_start_at
+        order by extracted_at desc
+    ) = 1
+),
+
+reported as (
+    select
+        latest.hour_start_at,
+        sum(latest.consumption_kwh) as consumption_kwh,
+        count(latest.consumption_kwh) = count(*) as is_complete
+    from latest
+    inner join meter
+        on
+            latest.hour_start_at >= meter.installed_at
+            and latest.hour_start_at + interval 1 hour <= meter.life_end_at
+    group by latest.hour_start_at
+),
+
+known as (
+    select * from reported
+    where is_complete
+),
+
+grid as (
+    select unnest(generate_series(
+        min(hour_start_at), max(hour_start_at), interval 1 hour
+    )) as hour_start_at
+    from known
+),
+
+joined as (
+    select
+        grid.hour_start_at,
+        known.consumption_kwh,
+        last_value(known.consumption_kwh ignore nulls) over (
+            order by grid.hour_start_at
+            rows between unbounded preceding and 1 preceding
+        ) as previous_kwh,
+        first_value(known.consumption_kwh ignore nulls) over (
+            order by grid.hour_start_at
+            rows between 1 following and unbounded following
+        ) as next_kwh
+    from grid
+    left join known on grid.hour_start_at = known.hour_start_at
+)
+
+select
+    '{{ var("tibber_meter_id") }}' as meter_id,
+    hour_start_at,
+    hour_start_at + interval 1 hour as hour_end_at,
+    coalesce(consumption_kwh, (previous_kwh + next_kwh) / 2)
+        as consumption_kwh,
+    consumption_kwh is null as is_estimated
+from joined

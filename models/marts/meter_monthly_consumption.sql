@@ -1,0 +1,38 @@
+{#- The sum of each month's daily consumption. -#}
+with days as (
+    select * from {{ ref('meter_daily_consumption') }}
+),
+
+calendar as (
+    select distinct
+        month,
+        month_start_at
+    from {{ ref('int_calendar_days') }}
+),
+
+months as (
+    select
+        meter_id,
+        meter_type,
+        unit,
+        cast(date_trunc('month', day) as date) as month,
+        sum(consumption) as consumption,
+        bool_or(is_estimated) as is_estimated,
+        bool_or(is_partial) as is_partial,
+        count(*) as day_count
+    from days
+    group by meter_id, meter_type, unit, cast(date_trunc('month', day) as date)
+)
+
+select
+    months.meter_id,
+    months.meter_type,
+    months.unit,
+    months.month,
+    calendar.month_start_at,
+    months.consumption,
+    months.is_estimated,
+    months.is_partial,
+    months.day_count
+from months
+inner join calendar on months.month = calendar.month

@@ -1,0 +1,120 @@
+"""dbt build in this process (dbtRunner: no start-up cost per step)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.errors import DbtError
+from pipeline.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class DbtOutcome:
+    seeds: int = 0
+    models: int = 0
+    unit_tests: int = 0
+    tests_passed: int = 0
+    tests_warned: int = 0
+    tests_failed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def copy_project(house: Path, destination: Path) -> Path:
+    """A copy of the dbt project that describes another house (benchmarks,
+    model scenarios): the models and macros of this one, the seeds of `house`.
+    dbt writes its compiled seeds relative to the seed path, so the seeds must
+    live inside the project they belong to."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(ROOT / name, destination / name)
+    for folder in ("models", "macros", "tests/dbt"):
+        target = destination / folder
+        if target.exists():
+            shutil.rmtree(target)
+        if (ROOT / folder).exists():
+            shutil.copytree(ROOT / folder, target)
+    seeds = destination / "seeds"
+    seeds.mkdir(exist_ok=True)
+    for csv_file in house.glob("*.csv"):
+        shutil.copy(csv_file, seeds / csv_file.name)
+    return destination
+
+
+def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
+    """What the dbt project reads through env_var()."""
+    return {
+        "DATA_DIR": str(settings.data_dir),
+        "AS_OF_INSTANT": as_of.isoformat(),
+        "METER_TIMEZONE": settings.timezone,
+        "TIBBER_METER_ID": settings.tibber_meter_id,
+        "DBT_SEND_ANONYMOUS_STATISTICS": "false",
+    }
+
+
+def invoke(
+    settings: Settings, as_of: datetime, args: list[str], project: Path = ROOT
+):
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_environment(settings, as_of))
+    common = [
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--log-path",
+        str(settings.data_dir / "logs"),
+        "--target-path",
+        str(settings.data_dir / "target"),
+    ]
+    command, *rest = args
+    return dbtRunner().invoke([command, *common, *rest])
+
+
+def build(settings: Settings, as_of: datetime, project: Path = ROOT) -> DbtOutcome:
+    """Seeds, models, unit and data tests; raises DbtError on any failure."""
+    result = invoke(settings, as_of, ["build", "--quiet"], project)
+    if result.exception is not None:
+        raise DbtError(
+            f"dbt could not run: {str(result.exception).splitlines()[0]}"
+        ) from None
+    outcome = DbtOutcome()
+    for node_result in result.result or []:
+        node = node_result.node
+        status = str(node_result.status)
+        kind = str(node.resource_type)
+        if kind == "seed":
+            outcome.seeds += 1
+        elif kind == "model":
+            outcome.models += 1
+        elif kind == "unit_test":
+            outcome.unit_tests += 1
+        elif kind == "test":
+            if status == "pass":
+                outcome.tests_passed += 1
+            elif status == "warn":
+                outcome.tests_warned += 1
+                outcome.warnings.append(
+                    f"{node.name} ({node_result.failures} rows)"
+                )
+            else:
+                outcome.tests_failed += 1
+        if status in {"error", "fail"}:
+            message = (node_result.message or "").splitlines()
+            outcome.failures.append(
+                f"{kind} {node.name}: {message[0] if message else status}"
+            )
+    if outcome.failures or not result.success:
+        first = outcome.failures[0] if outcome.failures else "see the dbt log"
+        raise DbtError(
+            f"{len(outcome.failures)} dbt node(s) failed, first {first}; "
+            f"nothing was published (details: {settings.data_dir}/logs/dbt.log)"
+        )
+    return outcome

@@ -1,0 +1,67 @@
+"""Logging: progress lines on the console, one JSON object per event in a
+rotating file under DATA_DIR/logs. Secrets are masked in both."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger("pipeline")
+
+
+class _Masking(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, None
+        return True
+
+
+class _Json(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        event.update(getattr(record, "fields", {}))
+        return json.dumps(event, default=str)
+
+
+def setup(data_dir: Path, secrets: list[str], *, verbose: bool = False) -> Path:
+    """Console and JSON file handlers on the root logger; returns the file."""
+    folder = data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pipeline.jsonl"
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    masking = _Masking(secrets)
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5_000_000, backupCount=5
+    )
+    file_handler.setFormatter(_Json())
+    file_handler.addFilter(masking)
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(message)s"))
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.addFilter(masking)
+    root.addHandler(file_handler)
+    root.addHandler(console)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def event(name: str, **fields: object) -> None:
+    """One structured event: name plus key=value fields."""
+    text = " ".join([f"event={name}", *(f"{k}={v}" for k, v in fields.items())])
+    log.info(text, extra={"fields": {"event": name, **fields}})
