@@ -50,6 +50,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 SCHEMA_FILE = "00000000-schema.parquet"
+RUN_CONTEXT = pa.schema([("as_of_at", UTC_US)])
 
 
 def table_dir(data_dir: Path, table: str) -> Path:
@@ -68,6 +69,18 @@ def ensure(data_dir: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / SCHEMA_FILE).exists():
             _write_atomically(folder / SCHEMA_FILE, schema.empty_table())
+
+
+def write_run_context(data_dir: Path, as_of: datetime) -> None:
+    """The run's as_of instant, read by the models (source run_context).
+
+    A table rather than a dbt var, so a new as_of does not force dbt to
+    parse the whole project again.
+    """
+    folder = data_dir / "landing" / "run_context"
+    folder.mkdir(parents=True, exist_ok=True)
+    row = pa.table({"as_of_at": [as_of]}, schema=RUN_CONTEXT)
+    _write_atomically(folder / "current.parquet", row)
 
 
 def _write_atomically(path: Path, data: pa.Table) -> None:

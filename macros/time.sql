@@ -2,7 +2,7 @@
     Local time, independent of the session's TimeZone setting.
     `local_midnight(date)`: the UTC instant (timestamptz) of that local date's 00:00.
     `local_date(instant)`: the local calendar date an instant falls on.
-    `as_of()`: the instant everything is bounded by (var as_of; empty: now).
+    `as_of()`: the instant everything is bounded by (the run's context).
 -#}
 
 {% macro local_midnight(date_expression) -%}
@@ -26,11 +26,7 @@
 {%- endmacro %}
 
 {% macro default__as_of() -%}
-    {%- if var("as_of") -%}
-        cast('{{ var("as_of") }}' as timestamptz)
-    {%- else -%}
-        get_current_timestamp()
-    {%- endif -%}
+    (select max(as_of_at) from {{ ref('stg_landing__run_context') }})
 {%- endmacro %}
 
 {#- Days as a fractional number, the unit of time weights. -#}

@@ -51,7 +51,6 @@ def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
     """What the dbt project reads through env_var()."""
     return {
         "DATA_DIR": str(settings.data_dir),
-        "AS_OF_INSTANT": as_of.isoformat(),
         "METER_TIMEZONE": settings.timezone,
         "TIBBER_METER_ID": settings.tibber_meter_id,
         "DBT_SEND_ANONYMOUS_STATISTICS": "false",

@@ -139,6 +139,7 @@ def run(settings: Settings, *, full_refresh: bool = False) -> RunSummary:
         with stage(summary, "extract"):
             extract(settings, as_of, full_refresh, summary)
         with stage(summary, "dbt"):
+            landing.write_run_context(settings.data_dir, as_of)
             summary.dbt = build(settings, as_of, project_dir())
             take_snapshot(settings)
             count_anomalies(settings, summary)

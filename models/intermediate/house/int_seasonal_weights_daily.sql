@@ -3,6 +3,7 @@
     weight density during month m is share_m / duration of month m, so a whole
     month accumulates exactly share_m and a year accumulates 1. Density is per
     day of elapsed time: W(t) = W(day start) + density * elapsed days.
+    W is rounded to 1e-12, so results do not depend on float noise.
 -#}
 with shares as (
     select distinct
@@ -22,11 +23,11 @@ densities as (
         calendar.day,
         calendar.day_start_at,
         shares.share / (
-            {{ days_since_epoch('calendar.month_end_at') }}
-            - {{ days_since_epoch('calendar.month_start_at') }}
+            (epoch_us(calendar.month_end_at) - epoch_us(calendar.month_start_at))
+            / 86400000000.0
         ) as density_per_day,
-        {{ days_since_epoch('calendar.day_end_at') }}
-        - {{ days_since_epoch('calendar.day_start_at') }} as day_length_days
+        (epoch_us(calendar.day_end_at) - epoch_us(calendar.day_start_at))
+        / 86400000000.0 as day_length_days
     from calendar
     inner join shares on calendar.month_number = shares.month_number
 )
@@ -36,13 +37,16 @@ select
     day,
     day_start_at,
     density_per_day,
-    coalesce(
-        sum(density_per_day * day_length_days) over (
-            partition by pattern_id
-            order by day
-            rows between unbounded preceding and 1 preceding
+    round(
+        coalesce(
+            sum(density_per_day * day_length_days) over (
+                partition by pattern_id
+                order by day
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
         ),
-        0
+        12
     ) as weight_at_day_start,
     density_per_day * day_length_days as day_weight
 from densities

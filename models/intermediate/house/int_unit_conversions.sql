@@ -1,6 +1,6 @@
 {#- Every unit pair the house may convert between, with its factor. -#}
-{%- set gas_kwh_per_m3 = var('gas_energy_content_kwh_per_m3')
-    * var('gas_z_factor') -%}
+{%- set gas_kwh_per_m3 = "cast(" ~ var('gas_energy_content_kwh_per_m3')
+    ~ " as double) * cast(" ~ var('gas_z_factor') ~ " as double)" -%}
 
 with conversions as (
     select * from (
@@ -11,9 +11,9 @@ with conversions as (
         ('MWh', 'kWh', 1000.0),
         ('kWh', 'MWh', 0.001),
         ('m³', 'kWh', {{ gas_kwh_per_m3 }}),
-        ('kWh', 'm³', 1.0 / {{ gas_kwh_per_m3 }}),
+        ('kWh', 'm³', 1.0 / ({{ gas_kwh_per_m3 }})),
         ('m³', 'MWh', {{ gas_kwh_per_m3 }} / 1000.0),
-        ('MWh', 'm³', 1000.0 / {{ gas_kwh_per_m3 }})
+        ('MWh', 'm³', 1000.0 / ({{ gas_kwh_per_m3 }}))
     ) as conversion (from_unit, to_unit, factor)
 )
 

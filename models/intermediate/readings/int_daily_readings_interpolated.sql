@@ -5,6 +5,8 @@
     int_reading_segments is expanded into the local midnights it contains,
     so cost grows with meters x days, and the counter comes from the segment's
     rule. A midnight at which a reading was taken gets that reading exactly.
+    Counters are rounded to 1e-9 of their unit, far below any meter's
+    resolution, so results do not depend on float noise.
 -#}
 with segments as (
     select * from {{ ref('int_reading_segments') }}
@@ -33,10 +35,7 @@ day_starts as (
     select
         segment_days.*,
         calendar.day_start_at as reading_at,
-        case
-            when segment_days.is_seasonal then weights.weight_at_day_start
-            else {{ days_since_epoch('calendar.day_start_at') }}
-        end as reading_weight
+        weights.weight_at_day_start as reading_weight
     from segment_days
     inner join calendar on segment_days.day = calendar.day
     left join weights
@@ -59,14 +58,10 @@ life_ends as (
         segments.*,
         null::date as day,
         segments.segment_end_at as reading_at,
-        case
-            when segments.is_seasonal
-                then weights.weight_at_day_start + weights.density_per_day * (
-                    {{ days_since_epoch('segments.segment_end_at') }}
-                    - {{ days_since_epoch('weights.day_start_at') }}
-                )
-            else {{ days_since_epoch('segments.segment_end_at') }}
-        end as reading_weight
+        weights.weight_at_day_start + weights.density_per_day * (
+            {{ days_since_epoch('segments.segment_end_at') }}
+            - {{ days_since_epoch('weights.day_start_at') }}
+        ) as reading_weight
     from segments
     left join weights
         on
@@ -82,6 +77,17 @@ instants as (
     select * from day_starts
     union all
     select * from life_ends
+),
+
+weighed as (
+    select
+        *,
+        case
+            when is_seasonal then reading_weight - anchor_weight
+            else
+                (epoch_us(reading_at) - epoch_us(anchor_at)) / 86400000000.0
+        end as weight_since_anchor
+    from instants
 )
 
 select
@@ -92,9 +98,9 @@ select
         when reading_at = anchor_at then anchor_value
         when segment_kind = 'before_first'
             then greatest(
-                anchor_value + slope * (reading_weight - anchor_weight), 0
+                round(anchor_value + slope * weight_since_anchor, 9), 0
             )
-        else anchor_value + slope * (reading_weight - anchor_weight)
+        else round(anchor_value + slope * weight_since_anchor, 9)
     end as reading_value,
     case
         when reading_at = anchor_at then 'measured'
@@ -104,4 +110,4 @@ select
     end as reading_method,
     previous_reading_at,
     next_reading_at
-from instants
+from weighed

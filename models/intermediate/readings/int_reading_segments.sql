@@ -126,7 +126,9 @@ between_readings as (
                 then
                     (next_value - reading_value)
                     / (next_seasonal_weight - seasonal_weight)
-            else (next_value - reading_value) / (next_time_weight - time_weight)
+            else
+                (next_value - reading_value)
+                / ((epoch_us(next_at) - epoch_us(reading_at)) / 86400000000.0)
         end as slope
     from sequenced
     where next_at is not null

@@ -1,0 +1,13 @@
+{#- Fails with every combination of `columns` that occurs more than once. -#}
+{% test unique_combination(model, columns) %}
+    {{ return(adapter.dispatch('test_unique_combination')(model, columns)) }}
+{% endtest %}
+
+{% macro default__test_unique_combination(model, columns) %}
+    select
+        {{ columns | join(', ') }},
+        count(*) as occurrences
+    from {{ model }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
+{% endmacro %}

@@ -1,0 +1,167 @@
+"""`make docs`: the dbt docs site (lineage from the InfluxDB and Tibber sources
+to the measurements loaded back into InfluxDB), generated and served.
+
+dbt reads the warehouse snapshot (DATA_DIR/snapshot/warehouse.duckdb, the copy
+each successful `make run` replaces atomically), opened read-only through a
+copy of the project's profile. So the docs never wait for or block a running
+`make run`, which holds the warehouse itself exclusively, nor an open
+`make shell`. dbt writes into its own target folder; the site's files are then
+published into DATA_DIR/docs one by one with an atomic rename:
+
+- index.html, manifest.json, catalog.json: the site served over HTTP;
+- static_index.html: the same site in one file (manifest and catalog inlined)
+  that opens from disk without a server.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import logging
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from pipeline.dbt import dbt_environment
+from pipeline.errors import DbtError, PipelineError
+from pipeline.run import project_dir, snapshot_path
+from pipeline.settings import Settings
+
+SITE_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html")
+
+log = logging.getLogger("pipeline.docs")
+
+
+def docs_dir(settings: Settings) -> Path:
+    return settings.data_dir / "docs"
+
+
+def read_only_profile(project: Path, snapshot: Path, destination: Path) -> Path:
+    """The project's profiles.yml with every DuckDB output pointed read-only at
+    the snapshot; returns the folder holding it (for --profiles-dir)."""
+    profiles = yaml.safe_load((project / "profiles.yml").read_text())
+    for profile in profiles.values():
+        for output in profile.get("outputs", {}).values():
+            output["path"] = str(snapshot)
+            options = dict(output.get("config_options") or {})
+            options["access_mode"] = "READ_ONLY"
+            output["config_options"] = options
+    destination.mkdir(parents=True, exist_ok=True)
+    (destination / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    return destination
+
+
+def publish(target: Path, site: Path) -> None:
+    """Copy the site's files from dbt's target folder, each atomically."""
+    site.mkdir(parents=True, exist_ok=True)
+    for name in SITE_FILES:
+        temporary = site / f".{name}.{os.getpid()}.tmp"
+        shutil.copyfile(target / name, temporary)
+        os.replace(temporary, site / name)
+
+
+def dbt_docs_generate(
+    settings: Settings,
+    as_of: datetime,
+    options: list[str],
+    project: Path,
+    target: Path,
+):
+    """`dbt docs generate` in this process, like pipeline.dbt.invoke.
+
+    pipeline.dbt.invoke inserts its common options after the first word of
+    the command, which for `docs generate` lands between the two words and
+    dbt rejects it; once invoke inserts them after the whole subcommand this
+    becomes `invoke(settings, as_of, ["docs", "generate", *options,
+    "--target-path", str(target)], project)`.
+    """
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_environment(settings, as_of))
+    return dbtRunner().invoke(
+        [
+            "docs",
+            "generate",
+            "--project-dir",
+            str(project),
+            "--log-path",
+            str(settings.data_dir / "logs"),
+            "--target-path",
+            str(target),
+            *options,
+        ]
+    )
+
+
+def generate(settings: Settings) -> Path:
+    """Run `dbt docs generate --static` on the snapshot; returns DATA_DIR/docs."""
+    snapshot = snapshot_path(settings)
+    if not snapshot.is_file():
+        raise DbtError("no warehouse yet: run `make run` first, then `make docs`")
+    as_of = settings.as_of or datetime.now(UTC).replace(microsecond=0)
+    work = settings.data_dir / "state" / "docs"
+    project = project_dir()
+    profiles = read_only_profile(project, snapshot, work / "profile")
+    target = work / "target"
+    result = dbt_docs_generate(
+        settings,
+        as_of,
+        ["--static", "--quiet", "--profiles-dir", str(profiles)],
+        project,
+        target,
+    )
+    if result.exception is not None or not result.success:
+        cause = (
+            str(result.exception).splitlines()[0]
+            if result.exception is not None
+            else "see the dbt log"
+        )
+        raise DbtError(
+            f"dbt docs generate failed: {cause} "
+            f"(details: {settings.data_dir}/logs/dbt.log)"
+        )
+    site = docs_dir(settings)
+    publish(target, site)
+    return site
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        log.debug("docs request " + format, *args)
+
+
+def serve_site(site: Path, port: int, host: str = "127.0.0.1") -> None:
+    """Serve the site until Ctrl-C."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    try:
+        server = http.server.ThreadingHTTPServer((host, port), handler)
+    except OSError as error:
+        failure = PipelineError(
+            f"cannot serve on port {port} ({error.strerror}): "
+            "choose another one, e.g. `make docs PORT=8081`"
+        )
+        failure.stage = "docs"
+        raise failure from None
+    shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
+    print(
+        f"docs: http://{shown}:{server.server_address[1]}/ (Ctrl-C to stop)",
+        flush=True,
+    )
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("docs: stopped", flush=True)
+
+
+def docs(
+    settings: Settings, *, port: int, serve: bool, host: str = "127.0.0.1"
+) -> None:
+    """Generate the docs site into DATA_DIR/docs and, with serve, serve it."""
+    site = generate(settings)
+    print(f"docs: site written to {site} (static_index.html opens from disk)")
+    if serve:
+        serve_site(site, port, host)
