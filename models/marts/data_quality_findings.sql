@@ -43,14 +43,14 @@ silent_meters as (
         meters.meter_id,
         'no_readings' as finding_type,
         meters.installed_at as found_at,
-        null::double as value,
+        cast(null as double) as value,
         'no valid reading in the installed life up to as_of' as detail
     from meters
     where
         meters.meter_type = 'physical'
         and meters.installed_at < meters.life_end_at
         and not exists (
-            select 1 from classified
+            select 1 as found from classified
             where
                 classified.meter_id = meters.meter_id
                 and classified.reading_status in ('valid', 'counter_reset')

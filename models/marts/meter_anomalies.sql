@@ -51,9 +51,9 @@ minimums as (
     select * from (
         values
         {%- for unit, minimum in minimums.items() %}
-            ('{{ unit }}', {{ minimum }}){{ "," if not loop.last }}
+        ('{{ unit }}', {{ minimum }}){{ "," if not loop.last }}
         {%- endfor %}
-    ) as minimum (unit, min_consumption)
+    ) as minimum (unit, min_consumption)  -- noqa: AL05
 )
 
 select

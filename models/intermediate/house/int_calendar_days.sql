@@ -10,8 +10,11 @@ with bounds as (
 ),
 
 days as (
-    select cast(unnest(generate_series(first_day, last_day, interval 1 day))
-        as date) as day
+    select
+        cast(
+            unnest(generate_series(first_day, last_day, interval 1 day))
+            as date
+        ) as day
     from bounds
 ),
 

@@ -23,8 +23,10 @@ densities as (
         calendar.day,
         calendar.day_start_at,
         shares.share / (
-            (epoch_us(calendar.month_end_at) - epoch_us(calendar.month_start_at))
-            / 86400000000.0
+            (
+                epoch_us(calendar.month_end_at)
+                - epoch_us(calendar.month_start_at)
+            ) / 86400000000.0
         ) as density_per_day,
         (epoch_us(calendar.day_end_at) - epoch_us(calendar.day_start_at))
         / 86400000000.0 as day_length_days

@@ -14,7 +14,7 @@ with conversions as (
         ('kWh', 'm³', 1.0 / ({{ gas_kwh_per_m3 }})),
         ('m³', 'MWh', {{ gas_kwh_per_m3 }} / 1000.0),
         ('MWh', 'm³', 1000.0 / ({{ gas_kwh_per_m3 }}))
-    ) as conversion (from_unit, to_unit, factor)
+    ) as conversion (from_unit, to_unit, factor)  -- noqa: AL05
 )
 
 select

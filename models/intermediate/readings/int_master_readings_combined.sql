@@ -62,10 +62,10 @@ period_sums as (
     inner join sources
         on
             periods.source_meter_id = sources.meter_id
-            and sources.reading_at >= bounded_periods.period_start_at
+            and bounded_periods.period_start_at <= sources.reading_at
             and (
                 bounded_periods.period_end_at is null
-                or sources.reading_at <= bounded_periods.period_end_at
+                or bounded_periods.period_end_at >= sources.reading_at
             )
     group by periods.meter_id, periods.period_number, sources.reading_at
 ),
@@ -87,7 +87,10 @@ jumps as (
         bounded_periods.has_carry_offset,
         case
             when bounded_periods.has_carry_offset
-                then coalesce(previous_end.source_sum - this_start.source_sum, 0)
+                then
+                    coalesce(
+                        previous_end.source_sum - this_start.source_sum, 0
+                    )
             else 0
         end as jump,
         sum(case when bounded_periods.has_carry_offset then 0 else 1 end)

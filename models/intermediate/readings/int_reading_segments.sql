@@ -150,8 +150,14 @@ before_first as (
             when first_year_ends.end_weight > first_readings.rate_weight
                 then
                     greatest(
-                        (first_year_ends.end_value - first_readings.reading_value)
-                        / (first_year_ends.end_weight - first_readings.rate_weight),
+                        (
+                            first_year_ends.end_value
+                            - first_readings.reading_value
+                        )
+                        / (
+                            first_year_ends.end_weight
+                            - first_readings.rate_weight
+                        ),
                         0
                     )
             else 0
@@ -180,8 +186,14 @@ after_last as (
                 and last_readings.rate_weight > last_year_starts.start_weight
                 then
                     greatest(
-                        (last_readings.reading_value - last_year_starts.start_value)
-                        / (last_readings.rate_weight - last_year_starts.start_weight),
+                        (
+                            last_readings.reading_value
+                            - last_year_starts.start_value
+                        )
+                        / (
+                            last_readings.rate_weight
+                            - last_year_starts.start_weight
+                        ),
                         0
                     )
             else 0

@@ -69,6 +69,13 @@ candidates as (
     where rejection is null
 ),
 
+resets_0 as (
+    select distinct
+        meter_id,
+        cast('-infinity' as timestamptz) as reset_at
+    from candidates
+),
+
 {% for pass in range(1, passes + 1) %}
 resets_{{ pass }} as (
     select
@@ -85,28 +92,29 @@ resets_{{ pass }} as (
                 rows between unbounded preceding and 1 preceding
             ) as previous_max
         from candidates
-        {%- if pass > 1 %}
-            inner join resets_{{ pass - 1 }} as earlier
-                on
-                    candidates.meter_id = earlier.meter_id
-                    and candidates.measured_at >= earlier.reset_at
-        {%- endif %}
+        inner join resets_{{ pass - 1 }} as earlier
+            on
+                candidates.meter_id = earlier.meter_id
+                and candidates.measured_at >= earlier.reset_at
     ) as running
     where raw_value < 0.9 * previous_max
     group by meter_id
 ),
-
 {% endfor %}
+
 resets as (
-    {%- for pass in range(1, passes + 1) %}
-        select
-            meter_id,
-            reset_at
-        from resets_{{ pass }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {% for pass in range(1, passes + 1) %}
+    select
+        meter_id,
+        reset_at
+    from resets_{{ pass }}
+    union all
+    {% endfor %}
+    select
+        meter_id,
+        reset_at
+    from resets_0
+    where false
 ),
 
 segmented as (
@@ -115,7 +123,7 @@ segmented as (
         candidates.measured_at,
         candidates.raw_value,
         (
-            select count(*) from resets
+            select count(*) as reset_count from resets
             where
                 resets.meter_id = candidates.meter_id
                 and resets.reset_at <= candidates.measured_at

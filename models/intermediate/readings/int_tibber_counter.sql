@@ -78,15 +78,17 @@ anchor_offset as (
                             epoch(anchor.anchor_at)
                             - epoch(cumulative.hour_start_at)
                         ) / 3600.0
-                    )
+                    ) as kwh_to_anchor
                 from cumulative
                 where
                     cumulative.hour_start_at <= anchor.anchor_at
                     and cumulative.hour_end_at > anchor.anchor_at
             ),
             case
-                when anchor.anchor_at >= (select max(hour_end_at) from hours)
-                    then (select max(kwh_to_end) from cumulative)
+                when
+                    anchor.anchor_at
+                    >= (select max(hour_end_at) as last_end_at from hours)
+                    then (select max(kwh_to_end) as total_kwh from cumulative)
                 else 0
             end
         ) as kwh_to_anchor

@@ -41,9 +41,10 @@ known as (
 ),
 
 grid as (
-    select unnest(generate_series(
-        min(hour_start_at), max(hour_start_at), interval 1 hour
-    )) as hour_start_at
+    select
+        unnest(generate_series(
+            min(hour_start_at), max(hour_start_at), interval 1 hour
+        )) as hour_start_at
     from known
 ),
 

@@ -35,8 +35,10 @@ compared as (
             manual.measured_at >= counter.reading_at
             and (
                 manual.measured_at < counter.next_at
-                or (counter.next_at is null
-                    and manual.measured_at = counter.reading_at)
+                or (
+                    counter.next_at is null
+                    and manual.measured_at = counter.reading_at
+                )
             )
 )
 

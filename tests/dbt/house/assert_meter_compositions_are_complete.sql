@@ -34,12 +34,14 @@ problems as (
     select
         meter_id,
         'virtual meter has ' || bases || ' base components (needs 1)'
+            as problem
     from components
     where bases <> 1
     union all
     select
         periods.meter_id,
-        'has master periods but meter_type ' || coalesce(meters.meter_type, '?')
+        'has master periods but meter_type '
+        || coalesce(meters.meter_type, '?') as problem
     from periods
     left join meters on periods.meter_id = meters.meter_id
     where coalesce(meters.meter_type, '') <> 'master'
@@ -47,7 +49,7 @@ problems as (
     select
         components.meter_id,
         'has components but meter_type '
-        || coalesce(meters.meter_type, '?')
+        || coalesce(meters.meter_type, '?') as problem
     from components
     left join meters on components.meter_id = meters.meter_id
     where coalesce(meters.meter_type, '') <> 'virtual'
@@ -55,6 +57,7 @@ problems as (
     select
         meters.meter_id,
         'is a ' || meters.meter_type || ' meter without a definition'
+            as problem
     from meters
     where
         (
@@ -69,6 +72,7 @@ problems as (
     select
         sources.meter_id,
         'source ' || sources.source_meter_id || ' is not a physical meter'
+            as problem
     from {{ ref('stg_house__master_meter_periods') }} as sources
     inner join meters on sources.source_meter_id = meters.meter_id
     where meters.meter_type <> 'physical'
@@ -79,13 +83,14 @@ union all
 select
     components.meter_id,
     'component ' || components.component_meter_id || ' is a '
-    || meters.meter_type || ' meter (needs physical or master)'
+    || meters.meter_type || ' meter (needs physical or master)' as problem
 from {{ ref('stg_house__virtual_meter_components') }} as components
 inner join meters on components.component_meter_id = meters.meter_id
 where meters.meter_type = 'virtual'
 union all
 select
     meter_id,
-    'removed_on ' || removed_on || ' is before installed_on ' || installed_on
+    'removed_on ' || removed_on || ' is before installed_on '
+    || installed_on as problem
 from meters
 where removed_on < installed_on
