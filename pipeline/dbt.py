@@ -57,9 +57,7 @@ def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
     }
 
 
-def invoke(
-    settings: Settings, as_of: datetime, args: list[str], project: Path = ROOT
-):
+def invoke(settings: Settings, as_of: datetime, args: list[str], project: Path = ROOT):
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_environment(settings, as_of))
@@ -100,9 +98,7 @@ def build(settings: Settings, as_of: datetime, project: Path = ROOT) -> DbtOutco
                 outcome.tests_passed += 1
             elif status == "warn":
                 outcome.tests_warned += 1
-                outcome.warnings.append(
-                    f"{node.name} ({node_result.failures} rows)"
-                )
+                outcome.warnings.append(f"{node.name} ({node_result.failures} rows)")
             else:
                 outcome.tests_failed += 1
         if status in {"error", "fail"}:

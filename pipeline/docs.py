@@ -35,6 +35,12 @@ SITE_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html"
 log = logging.getLogger("pipeline.docs")
 
 
+def docs_error(message: str) -> PipelineError:
+    error = PipelineError(message)
+    error.stage = "docs"
+    return error
+
+
 def docs_dir(settings: Settings) -> Path:
     return settings.data_dir / "docs"
 
@@ -100,7 +106,7 @@ def generate(settings: Settings) -> Path:
     """Run `dbt docs generate --static` on the snapshot; returns DATA_DIR/docs."""
     snapshot = snapshot_path(settings)
     if not snapshot.is_file():
-        raise DbtError("no warehouse yet: run `make run` first, then `make docs`")
+        raise docs_error("no warehouse yet: run `make run` first, then `make docs`")
     as_of = settings.as_of or datetime.now(UTC).replace(microsecond=0)
     work = settings.data_dir / "state" / "docs"
     project = project_dir()
@@ -129,27 +135,28 @@ def generate(settings: Settings) -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("docs request " + format, *args)
 
 
-def serve_site(site: Path, port: int, host: str = "127.0.0.1") -> None:
-    """Serve the site until Ctrl-C."""
+def site_server(
+    site: Path, port: int, host: str = "127.0.0.1"
+) -> http.server.ThreadingHTTPServer:
+    """An HTTP server for the site, bound now (so a busy port shows at once)."""
     handler = functools.partial(_QuietHandler, directory=str(site))
     try:
-        server = http.server.ThreadingHTTPServer((host, port), handler)
+        return http.server.ThreadingHTTPServer((host, port), handler)
     except OSError as error:
-        failure = PipelineError(
+        raise docs_error(
             f"cannot serve on port {port} ({error.strerror}): "
             "choose another one, e.g. `make docs PORT=8081`"
-        )
-        failure.stage = "docs"
-        raise failure from None
+        ) from None
+
+
+def serve_until_interrupted(server: http.server.ThreadingHTTPServer) -> None:
+    host, port = server.server_address[:2]
     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
-    print(
-        f"docs: http://{shown}:{server.server_address[1]}/ (Ctrl-C to stop)",
-        flush=True,
-    )
+    print(f"docs: http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
     with server:
         try:
             server.serve_forever()
@@ -160,8 +167,15 @@ def serve_site(site: Path, port: int, host: str = "127.0.0.1") -> None:
 def docs(
     settings: Settings, *, port: int, serve: bool, host: str = "127.0.0.1"
 ) -> None:
-    """Generate the docs site into DATA_DIR/docs and, with serve, serve it."""
-    site = generate(settings)
+    """Generate the docs site into DATA_DIR/docs and, with serve, serve it on
+    http://localhost:port until Ctrl-C."""
+    server = site_server(docs_dir(settings), port, host) if serve else None
+    try:
+        site = generate(settings)
+    except BaseException:
+        if server is not None:
+            server.server_close()
+        raise
     print(f"docs: site written to {site} (static_index.html opens from disk)")
-    if serve:
-        serve_site(site, port, host)
+    if server is not None:
+        serve_until_interrupted(server)

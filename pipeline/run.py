@@ -254,10 +254,7 @@ def render(summary: RunSummary) -> str:
         f"  loaded: {summary.points_written} points written, "
         f"{summary.points_deleted} deleted"
     )
-    lines.append(
-        f"  anomalies: {summary.anomalies} "
-        f"({len(summary.new_anomalies)} new)"
-    )
+    lines.append(f"  anomalies: {summary.anomalies} ({len(summary.new_anomalies)} new)")
     lines.extend(f"    new: {key}" for key in summary.new_anomalies[:20])
     if len(summary.new_anomalies) > 20:
         lines.append(f"    ... and {len(summary.new_anomalies) - 20} more")

@@ -126,8 +126,7 @@ def load_settings(
     influx_url = get("INFLUX_URL")
     if influx_url and not re.match(r"^https?://[^/\s]+", influx_url):
         raise ConfigError(
-            "INFLUX_URL must start with http:// or https://, "
-            "e.g. http://nas:8086"
+            "INFLUX_URL must start with http:// or https://, e.g. http://nas:8086"
         )
     if influx_url and version == "2":
         for name in ("INFLUX_TOKEN", "INFLUX_ORG"):

@@ -69,5 +69,5 @@ def shell(settings: Settings) -> int:
         flush=True,
     )
     sys.stdout.flush()
-    os.execv(binary, shell_command(binary, snapshot, settings.timezone))
+    os.execv(binary, shell_command(binary, snapshot, settings.timezone))  # noqa: S606
     return 1  # not reached: execv replaces the process
