@@ -45,13 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except PipelineError as error:
         print(f"error [{error.stage}]: {error}", file=sys.stderr)
-        logging.getLogger("pipeline").error(f"[{error.stage}] {error}")
+        logs.event("failed", stage=error.stage, message=str(error))
         return 1
     except KeyboardInterrupt:
         print(f"error [{stage}]: interrupted; the next run completes the work")
         return 130
     except Exception as error:  # the product's answer is never a traceback
-        logging.getLogger("pipeline").exception("unexpected failure")
+        logging.getLogger("pipeline").info("unexpected failure", exc_info=True)
         print(
             f"error [{stage}]: unexpected {type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''} "

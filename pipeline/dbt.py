@@ -53,11 +53,21 @@ def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
         "DATA_DIR": str(settings.data_dir),
         "METER_TIMEZONE": settings.timezone,
         "TIBBER_METER_ID": settings.tibber_meter_id,
-        "DBT_SEND_ANONYMOUS_STATISTICS": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
 
-def invoke(settings: Settings, as_of: datetime, args: list[str], project: Path = ROOT):
+def invoke(
+    settings: Settings,
+    as_of: datetime,
+    args: list[str],
+    project: Path = ROOT,
+    *,
+    profiles: Path | None = None,
+    target: Path | None = None,
+):
+    """One dbt command in this process; profiles and target default to the
+    project's profiles.yml and DATA_DIR/target."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_environment(settings, as_of))
@@ -65,14 +75,15 @@ def invoke(settings: Settings, as_of: datetime, args: list[str], project: Path =
         "--project-dir",
         str(project),
         "--profiles-dir",
-        str(project),
+        str(profiles or project),
         "--log-path",
         str(settings.data_dir / "logs"),
         "--target-path",
-        str(settings.data_dir / "target"),
+        str(target or settings.data_dir / "target"),
     ]
-    command, *rest = args
-    return dbtRunner().invoke([command, *common, *rest])
+    # Options go after the (sub)command words: `docs generate --project-dir`.
+    split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    return dbtRunner().invoke([*args[:split], *common, *args[split:]])
 
 
 def build(settings: Settings, as_of: datetime, project: Path = ROOT) -> DbtOutcome:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.dbt import dbt_environment
+from pipeline.dbt import invoke
 from pipeline.errors import DbtError, PipelineError
 from pipeline.run import project_dir, snapshot_path
 from pipeline.settings import Settings
@@ -69,39 +69,6 @@ def publish(target: Path, site: Path) -> None:
         os.replace(temporary, site / name)
 
 
-def dbt_docs_generate(
-    settings: Settings,
-    as_of: datetime,
-    options: list[str],
-    project: Path,
-    target: Path,
-):
-    """`dbt docs generate` in this process, like pipeline.dbt.invoke.
-
-    pipeline.dbt.invoke inserts its common options after the first word of
-    the command, which for `docs generate` lands between the two words and
-    dbt rejects it; once invoke inserts them after the whole subcommand this
-    becomes `invoke(settings, as_of, ["docs", "generate", *options,
-    "--target-path", str(target)], project)`.
-    """
-    from dbt.cli.main import dbtRunner
-
-    os.environ.update(dbt_environment(settings, as_of))
-    return dbtRunner().invoke(
-        [
-            "docs",
-            "generate",
-            "--project-dir",
-            str(project),
-            "--log-path",
-            str(settings.data_dir / "logs"),
-            "--target-path",
-            str(target),
-            *options,
-        ]
-    )
-
-
 def generate(settings: Settings) -> Path:
     """Run `dbt docs generate --static` on the snapshot; returns DATA_DIR/docs."""
     snapshot = snapshot_path(settings)
@@ -112,12 +79,13 @@ def generate(settings: Settings) -> Path:
     project = project_dir()
     profiles = read_only_profile(project, snapshot, work / "profile")
     target = work / "target"
-    result = dbt_docs_generate(
+    result = invoke(
         settings,
         as_of,
-        ["--static", "--quiet", "--profiles-dir", str(profiles)],
+        ["docs", "generate", "--static", "--quiet"],
         project,
-        target,
+        profiles=profiles,
+        target=target,
     )
     if result.exception is not None or not result.success:
         cause = (

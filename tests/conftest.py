@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures_influx",
     "tests.fixtures_tibber",
+    "tests.fixtures_demo",
 ]

@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from load.publish import MARTS
-from tests.fixtures_demo import ROOT, start_pipeline
+from tests.fixtures_demo import ROOT, run_pipeline, start_pipeline
 
 ARTIFACTS = ROOT / "test-artifacts"
 PROJECT = "utility_meters"
@@ -61,17 +62,21 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def site(demo_build: Path) -> Iterator[Site]:
-    """`python -m pipeline docs --port N` running: generated, then served."""
+    """`python -m pipeline docs --port N` running: generated, then served.
+
+    Generated while this process holds the warehouse the way a running
+    `make run` does (opened for writing, so locked exclusively)."""
     port = free_port()
-    server = start_pipeline(demo_build, "docs", "--port", str(port))
-    assert server.stdout is not None
-    lines = []
-    for line in server.stdout:
-        lines.append(line)
-        if line.startswith("docs: http://"):
-            break
-    else:
-        pytest.fail(f"docs did not start:\n{''.join(lines)}{server.stderr.read()}")
+    with duckdb.connect(str(demo_build / "warehouse.duckdb")):
+        server = start_pipeline(demo_build, "docs", "--port", str(port))
+        assert server.stdout is not None
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if line.startswith("docs: http://"):
+                break
+        else:
+            pytest.fail(f"docs failed:\n{''.join(lines)}{server.stderr.read()}")
     assert line.strip() == f"docs: http://localhost:{port}/ (Ctrl-C to stop)"
     yield Site(demo_build / "docs", f"http://127.0.0.1:{port}/")
     server.send_signal(signal.SIGINT)
@@ -208,7 +213,7 @@ def test_lineage_runs_from_influx_and_tibber_sources_to_each_measurement(
         intermediate = {node for node in upstream if ".int_" in node}
         assert staging and intermediate, measurement
     consumption = ancestors(parent_map, f"exposure.{PROJECT}.meter_consumption_daily")
-    assert SOURCES <= consumption  # Tibber hours feed the main meter's days
+    assert consumption >= SOURCES  # Tibber hours feed the main meter's days
 
 
 def test_served_lineage_of_a_mart_shows_sources_models_and_measurement(
@@ -250,3 +255,24 @@ def test_static_page_opens_from_disk_and_lists_the_models(
     for measurement, mart in PUBLISHED.items():
         assert f'data-nav-unique-id="model.{PROJECT}.{mart}"' in rendered
         assert f'data-nav-unique-id="exposure.{PROJECT}.{measurement}"' in rendered
+
+
+def test_docs_without_a_warehouse_says_run_make_run_first(tmp_path: Path) -> None:
+    result = run_pipeline(tmp_path, "docs", "--no-serve")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error [docs]: no warehouse yet: run `make run` first, then `make docs`"
+    )
+    assert not (tmp_path / "docs").exists()
+
+
+def test_busy_port_is_reported_before_generating(demo_build: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_pipeline(demo_build, "docs", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error [docs]: cannot serve on port {port}")
+    assert "make docs PORT=" in result.stderr
+    assert "docs: site written" not in result.stdout

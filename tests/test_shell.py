@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from pipeline.shell import shell_command
@@ -54,7 +55,9 @@ def open_files(pid: int) -> set[str]:
 
 
 def test_shell_command_is_read_only_on_the_snapshot_in_local_time() -> None:
-    command = shell_command("duckdb", Path("/d/snapshot/warehouse.duckdb"), "Asia/Kolkata")
+    command = shell_command(
+        "duckdb", Path("/d/snapshot/warehouse.duckdb"), "Asia/Kolkata"
+    )
     assert command == [
         "duckdb",
         "-readonly",
@@ -91,11 +94,21 @@ def test_open_shell_does_not_block_a_run_and_keeps_working(
         assert ask(shell, "still", "select count(*) from house.meters") == str(
             seed_meter_count()
         )
-        shell.stdin.write("create table main.scratch as select 1 as one;\n")
     finally:
         code, errors = close(shell)
-    assert code == 0
+    assert code == 0, errors
+
+
+def test_shell_refuses_to_write(demo_build: Path) -> None:
+    snapshot = demo_build / "snapshot" / "warehouse.duckdb"
+    before = snapshot.stat().st_mtime_ns
+
+    shell = open_shell(demo_build)
+    _, errors = shell.communicate("create table main.scratch as select 1 as one;\n")
+
+    assert shell.returncode != 0
     assert "read-only" in errors.lower()
+    assert snapshot.stat().st_mtime_ns == before
 
 
 def test_shell_opens_and_answers_while_a_run_writes_the_warehouse(
@@ -111,6 +124,7 @@ def test_shell_opens_and_answers_while_a_run_writes_the_warehouse(
                 break
         while warehouse not in open_files(run.pid):
             assert run.poll() is None, "the run ended before it opened the warehouse"
+            time.sleep(0.05)  # polling interval, not an assertion on time
 
         shell = open_shell(demo_data_dir)
         try:

@@ -1,0 +1,160 @@
+"""`make bench METERS=n YEARS=y`: the scale benchmark (CONTRACT.md).
+
+Generates a synthetic house (bench/synthetic.py) in a child process, builds
+every model with dbt in this process, and prints, as its last line:
+bench meters=<n> years=<y> raw_rows=<r> daily_rows=<d> build_s=<s> peak_rss_mb=<m>
+Then, with --incremental, adds one reading to one meter and builds again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from extract import landing
+from pipeline.dbt import copy_project, invoke
+from pipeline.errors import DbtError
+from pipeline.settings import load_settings
+
+AS_OF = datetime(2026, 11, 27, 5, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+GENERATE = """
+import json, sys
+from datetime import datetime
+from pathlib import Path
+from bench.synthetic import generate
+result = generate(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                  as_of=datetime.fromisoformat(sys.argv[4]))
+print(json.dumps({"meters": result.meters, "raw_rows": result.raw_rows,
+                  "hour_rows": result.hour_rows}))
+"""
+
+
+@dataclass
+class Synthetic:
+    meters: int
+    raw_rows: int
+    hour_rows: int
+    seeds_dir: Path
+    data_dir: Path
+
+
+def generate_in_child(out: Path, meters: int, years: int) -> Synthetic:
+    """Generation runs in its own process so its memory is not counted."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            GENERATE,
+            str(out),
+            str(meters),
+            str(years),
+            AS_OF.isoformat(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    return Synthetic(**counts, seeds_dir=out / "seeds", data_dir=out / "data")
+
+
+def dbt_step(settings, project: Path, args: list[str]) -> float:
+    started = time.perf_counter()
+    result = invoke(settings, AS_OF, args, project)
+    if not result.success:
+        raise DbtError(f"dbt {' '.join(args)} failed: see {settings.data_dir}/logs")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--meters", type=int, default=1000)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the workdir")
+    parser.add_argument("--tests", action="store_true", help="also run data tests")
+    parser.add_argument(
+        "--incremental", action="store_true", help="then add one reading, rebuild"
+    )
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        started = time.perf_counter()
+        synthetic = generate_in_child(workdir, args.meters, args.years)
+        print(
+            f"generated meters={synthetic.meters} raw_rows={synthetic.raw_rows} "
+            f"hour_rows={synthetic.hour_rows} "
+            f"seconds={time.perf_counter() - started:.1f}",
+            flush=True,
+        )
+        project = copy_project(synthetic.seeds_dir, workdir / "project")
+        settings = load_settings(workdir, {"DATA_DIR": str(synthetic.data_dir)})
+        landing.write_run_context(synthetic.data_dir, AS_OF)
+        dbt_step(settings, project, ["seed", "--quiet"])
+        build_s = dbt_step(settings, project, ["run", "--quiet"])
+        warehouse = synthetic.data_dir / "warehouse.duckdb"
+        with duckdb.connect(str(warehouse)) as db:
+            daily_rows = db.execute(
+                "select count(*) from main.meter_daily_consumption"
+            ).fetchone()[0]
+            stages = db.execute(
+                "select count(*) from main.meter_daily_readings"
+            ).fetchone()[0]
+        print(f"models built: daily_readings={stages} seconds={build_s:.1f}")
+        if args.tests:
+            test_s = dbt_step(settings, project, ["test", "--quiet"])
+            print(f"data and unit tests seconds={test_s:.1f}")
+        if args.incremental:
+            add_one_reading(synthetic.data_dir, warehouse)
+            rebuild_s = dbt_step(settings, project, ["run", "--quiet"])
+            print(f"rebuild after one new reading seconds={rebuild_s:.1f}")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"bench meters={args.meters} years={args.years} "
+            f"raw_rows={synthetic.raw_rows} daily_rows={daily_rows} "
+            f"build_s={build_s:.1f} peak_rss_mb={peak_mb:.0f}",
+            flush=True,
+        )
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def add_one_reading(data_dir: Path, warehouse: Path) -> None:
+    """One new reading for one meter, as an hourly run would bring."""
+    with duckdb.connect(str(warehouse)) as db:
+        meter, at, value, unit = db.execute(
+            "select meter_id, measured_at, reading_value, unit "
+            "from intermediate.int_readings_classified "
+            "where reading_status = 'valid' "
+            "order by measured_at desc, meter_id limit 1"
+        ).fetchone()
+    row = {
+        "meter_id": meter,
+        "measured_at": at + timedelta(hours=1),
+        "value": value + 1.0,
+        "unit": unit,
+        "extracted_at": datetime.now(UTC),
+    }
+    landing.append(data_dir, "readings", pa.Table.from_pylist([row]))
+
+
+if __name__ == "__main__":
+    main()

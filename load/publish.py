@@ -1,0 +1,424 @@
+"""Publish the five marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
+
+What was published is remembered in the warehouse, in
+`load_state.published_points` (one row per point with its field values). A run
+compares the marts with that table in DuckDB (one full outer join), then
+
+1. deletes what no longer exists: points that vanished from the marts, and
+   points that lost a field (InfluxDB merges the fields of a rewritten point,
+   so a field can only be removed by deleting the point); one delete per
+   measurement, meter and run of consecutive deleted points (a time range
+   holding no point that stays);
+2. writes what is new or changed, in batches of about 5,000 lines.
+
+The remembered state advances only after InfluxDB confirmed a delete or a
+batch, in the same order, so a run that is killed or fails midway is completed
+by the next: nothing is lost and, since a rewrite of a point replaces it,
+nothing is duplicated. A run whose marts did not change sends nothing.
+
+The state also records the target (URL and bucket) it describes; pointed at
+another target, the loader forgets it and publishes everything there.
+If the warehouse file is rebuilt from scratch, the state is gone: the next run
+rewrites every point, but cannot know of points that vanished meanwhile;
+`make reset-processed` starts the bucket over.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from load.line_protocol import point_line
+from pipeline import influxdb
+from pipeline.errors import PipelineError
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5_000
+FIELDS = ("value", "consumption", "expected", "ratio", "is_estimated", "is_partial")
+STATE_SCHEMA = "load_state"
+STATE_TABLE = f"{STATE_SCHEMA}.published_points"
+
+
+@dataclass(frozen=True)
+class Mart:
+    """How one mart becomes one measurement: field name -> SQL expression."""
+
+    measurement: str
+    table: str
+    time_column: str
+    fields: dict[str, str]
+
+
+MARTS = (
+    Mart(
+        "meter_interpolated_daily",
+        "meter_daily_readings",
+        "day_start_at",
+        {"value": "reading", "is_estimated": "is_estimated"},
+    ),
+    Mart(
+        "meter_interpolated_monthly",
+        "meter_monthly_readings",
+        "month_start_at",
+        {"value": "reading", "is_estimated": "is_estimated"},
+    ),
+    Mart(
+        "meter_consumption_daily",
+        "meter_daily_consumption",
+        "day_start_at",
+        {
+            "consumption": "consumption",
+            "is_estimated": "is_estimated",
+            "is_partial": "is_partial",
+        },
+    ),
+    Mart(
+        "meter_consumption",
+        "meter_monthly_consumption",
+        "month_start_at",
+        {
+            "consumption": "consumption",
+            "is_estimated": "is_estimated",
+            "is_partial": "is_partial",
+        },
+    ),
+    Mart(
+        "meter_anomaly",
+        "meter_anomalies",
+        "day_start_at",
+        {"consumption": "consumption", "expected": "expected", "ratio": "ratio"},
+    ),
+)
+MEASUREMENTS = tuple(mart.measurement for mart in MARTS)
+
+
+@dataclass
+class LoadResult:
+    points_written: int = 0
+    points_deleted: int = 0
+    per_measurement: dict[str, tuple[int, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, measurement: str, written: int = 0, deleted: int = 0) -> None:
+        old_written, old_deleted = self.per_measurement.get(measurement, (0, 0))
+        self.per_measurement[measurement] = (
+            old_written + written,
+            old_deleted + deleted,
+        )
+        self.points_written += written
+        self.points_deleted += deleted
+
+
+def _finite(expression: str) -> str:
+    value = f"({expression})::double"
+    return f"case when isfinite({value}) then {value} end"
+
+
+def _desired_sql(as_of_s: int | None) -> str:
+    """Every point the marts hold, in one shape; non-finite fields are null."""
+    selects = []
+    for mart in MARTS:
+        columns = ", ".join(
+            f"{_finite(mart.fields[name]) if name in mart.fields else 'null::double'}"
+            f" as {name}"
+            for name in FIELDS
+        )
+        selects.append(
+            f"select '{mart.measurement}' as measurement, meter_id, "
+            f"(epoch_ms({mart.time_column}) // 1000)::bigint as time_s, {columns} "
+            f"from main.{mart.table} "
+            f"where meter_id is not null and {mart.time_column} is not null"
+        )
+    any_field = " or ".join(f"{name} is not null" for name in FIELDS)
+    bound = "" if as_of_s is None else f" and time_s <= {int(as_of_s)}"
+    return (
+        "select * from (\n"
+        + "\nunion all\n".join(selects)
+        + f"\n) as points where ({any_field}){bound}"
+    )
+
+
+def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(f"create schema if not exists {STATE_SCHEMA}")
+    field_columns = ", ".join(f"{name} double" for name in FIELDS)
+    connection.execute(
+        f"create table if not exists {STATE_TABLE} ("
+        f"measurement varchar, meter_id varchar, time_s bigint, {field_columns})"
+    )
+    connection.execute(
+        f"create table if not exists {STATE_SCHEMA}.published_target (target varchar)"
+    )
+
+
+def clear_state(connection: duckdb.DuckDBPyConnection) -> None:
+    """Forget everything published: the next run publishes every point."""
+    ensure_state(connection)
+    connection.execute(f"delete from {STATE_TABLE}")
+    connection.execute(f"delete from {STATE_SCHEMA}.published_target")
+
+
+def _target_key(target: influxdb.InfluxTarget, bucket: str) -> str:
+    return f"{target.safe_url} {bucket}"
+
+
+def _adopt_target(connection: duckdb.DuckDBPyConnection, key: str) -> None:
+    rows = connection.execute(
+        f"select target from {STATE_SCHEMA}.published_target"
+    ).fetchall()
+    if rows == [(key,)]:
+        return
+    if rows:
+        log.info("event=load.new_target action=republish_everything")
+    connection.execute("begin")
+    connection.execute(f"delete from {STATE_TABLE}")
+    connection.execute(f"delete from {STATE_SCHEMA}.published_target")
+    connection.execute(f"insert into {STATE_SCHEMA}.published_target values (?)", [key])
+    connection.execute("commit")
+
+
+def _check_marts(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    present = {
+        name
+        for (name,) in connection.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main'"
+        ).fetchall()
+    }
+    missing = [mart.table for mart in MARTS if mart.table not in present]
+    if missing:
+        raise PipelineError(
+            f"the warehouse {warehouse} lacks the marts {', '.join(missing)}: "
+            "run dbt build before loading"
+        )
+
+
+def _diff(connection: duckdb.DuckDBPyConnection, as_of_s: int | None) -> None:
+    """Temp table `diff`: every point to write and/or delete, numbered."""
+    new = ", ".join(f"d.{name}" for name in FIELDS)
+    changed = " or ".join(f"d.{name} is distinct from p.{name}" for name in FIELDS)
+    lost_field = " or ".join(
+        f"(p.{name} is not null and d.{name} is null)" for name in FIELDS
+    )
+    connection.execute(
+        f"""
+        create or replace temp table diff as
+        with desired as ({_desired_sql(as_of_s)}),
+        compared as (
+            select
+                coalesce(d.measurement, p.measurement) as measurement,
+                coalesce(d.meter_id, p.meter_id) as meter_id,
+                coalesce(d.time_s, p.time_s) as time_s,
+                {new},
+                d.measurement is not null as is_wanted,
+                p.measurement is not null as was_published,
+                p.measurement is not null
+                    and (d.measurement is null or {lost_field}) as is_deleted
+            from desired as d
+            full outer join {STATE_TABLE} as p
+                on d.measurement = p.measurement
+                and d.meter_id = p.meter_id
+                and d.time_s = p.time_s
+            where d.measurement is null or p.measurement is null or {changed}
+        )
+        select
+            *,
+            case when is_wanted then row_number() over (
+                partition by is_wanted order by measurement, meter_id, time_s
+            ) end as n
+        from compared
+        order by n nulls last
+        """
+    )
+
+
+def _delete_ranges(
+    connection: duckdb.DuckDBPyConnection,
+) -> list[tuple[str, str, int, int, int]]:
+    """(measurement, meter_id, first_s, last_s, points): runs of deleted points.
+
+    A run holds no point that stays published unchanged, so one delete over
+    its time range removes exactly what must go (and points rewritten next).
+    """
+    return connection.execute(
+        f"""
+        with deleted as (
+            select measurement, meter_id, time_s from diff where is_deleted
+        ),
+        series as (select distinct measurement, meter_id from deleted),
+        kept as (
+            select p.measurement, p.meter_id, p.time_s
+            from {STATE_TABLE} as p
+            semi join series as s
+                on p.measurement = s.measurement and p.meter_id = s.meter_id
+            anti join diff as x
+                on p.measurement = x.measurement
+                and p.meter_id = x.meter_id
+                and p.time_s = x.time_s
+        ),
+        marked as (
+            select *, 1 as is_deleted from deleted
+            union all
+            select *, 0 as is_deleted from kept
+        ),
+        runs as (
+            select
+                *,
+                sum(1 - is_deleted) over (
+                    partition by measurement, meter_id
+                    order by time_s
+                    rows between unbounded preceding and current row
+                ) as run
+            from marked
+        )
+        select measurement, meter_id, min(time_s), max(time_s), count(*)
+        from runs
+        where is_deleted = 1
+        group by measurement, meter_id, run
+        order by 1, 2, 3
+        """
+    ).fetchall()
+
+
+def _delete(
+    connection: duckdb.DuckDBPyConnection,
+    target: influxdb.InfluxTarget,
+    bucket: str,
+    ranges: list[tuple[str, str, int, int, int]],
+    result: LoadResult,
+) -> None:
+    for measurement, meter_id, first_s, last_s, points in ranges:
+        start = datetime.fromtimestamp(first_s, UTC)
+        stop = datetime.fromtimestamp(last_s + 1, UTC)  # exclusive
+        influxdb.delete(target, bucket, measurement, meter_id, start, stop)
+        connection.execute(
+            f"delete from {STATE_TABLE} where measurement = ? and meter_id = ? "
+            "and time_s between ? and ?",
+            [measurement, meter_id, first_s, last_s],
+        )
+        result.count(measurement, deleted=points)
+
+
+def _write(
+    connection: duckdb.DuckDBPyConnection,
+    target: influxdb.InfluxTarget,
+    bucket: str,
+    batch_size: int,
+    result: LoadResult,
+    after_batch: Callable[[int], None] | None,
+) -> None:
+    (total,) = connection.execute(
+        "select count(*) from diff where is_wanted"
+    ).fetchone() or (0,)
+    columns = ", ".join(FIELDS)
+    for number, first in enumerate(range(1, total + 1, batch_size), start=1):
+        last = first + batch_size - 1
+        rows = connection.execute(
+            f"select measurement, meter_id, time_s, {columns} from diff "
+            "where n between ? and ? order by n",
+            [first, last],
+        ).fetchall()
+        lines = []
+        per_measurement: dict[str, int] = {}
+        for measurement, meter_id, time_s, *values in rows:
+            line = point_line(
+                measurement,
+                {"meter_id": meter_id},
+                dict(zip(FIELDS, values, strict=True)),
+                time_s,
+            )
+            if line is not None:
+                lines.append(line)
+                per_measurement[measurement] = per_measurement.get(measurement, 0) + 1
+        influxdb.write_lines(target, bucket, lines, precision="s")
+        _remember(connection, first, last)
+        for measurement, count in per_measurement.items():
+            result.count(measurement, written=count)
+        log.info(
+            "event=load.batch number=%d points=%d done=%d total=%d",
+            number,
+            len(lines),
+            min(last, total),
+            total,
+        )
+        if after_batch is not None:
+            after_batch(number)
+
+
+def _remember(connection: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
+    """Record batch [first, last] of `diff` as published (one transaction)."""
+    columns = ", ".join(FIELDS)
+    connection.execute("begin")
+    (replaced,) = connection.execute(
+        "select count(*) from diff where n between ? and ? and was_published",
+        [first, last],
+    ).fetchone() or (0,)
+    if replaced:
+        connection.execute(
+            f"""
+            delete from {STATE_TABLE} as p using diff as d
+            where d.n between ? and ? and d.was_published
+                and p.measurement = d.measurement
+                and p.meter_id = d.meter_id
+                and p.time_s = d.time_s
+            """,
+            [first, last],
+        )
+    connection.execute(
+        f"insert into {STATE_TABLE} "
+        f"select measurement, meter_id, time_s, {columns} from diff "
+        "where n between ? and ?",
+        [first, last],
+    )
+    connection.execute("commit")
+
+
+def publish_marts(
+    settings: Settings,
+    warehouse: Path,
+    *,
+    as_of: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+    after_batch: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Make INFLUX_BUCKET_PROCESSED agree with the marts; send only the changes.
+
+    `as_of` (default: settings.as_of; None: no bound) leaves out points stamped
+    after it. `after_batch(number)` is called after each confirmed batch.
+    """
+    started = time.monotonic()
+    target = influxdb.InfluxTarget.from_settings(settings)
+    bucket = settings.influx_bucket_processed
+    as_of = as_of if as_of is not None else settings.as_of
+    as_of_s = None if as_of is None else int(as_of.timestamp())
+    if not warehouse.is_file():
+        raise PipelineError(
+            f"the warehouse {warehouse} does not exist: run dbt build before loading"
+        )
+    result = LoadResult(per_measurement={name: (0, 0) for name in MEASUREMENTS})
+    connection = duckdb.connect(str(warehouse))
+    try:
+        _check_marts(connection, warehouse)
+        ensure_state(connection)
+        _adopt_target(connection, _target_key(target, bucket))
+        _diff(connection, as_of_s)
+        _delete(connection, target, bucket, _delete_ranges(connection), result)
+        _write(connection, target, bucket, batch_size, result, after_batch)
+    finally:
+        connection.close()
+    result.seconds = time.monotonic() - started
+    for measurement, (written, deleted) in result.per_measurement.items():
+        log.info(
+            "event=load.published measurement=%s written=%d deleted=%d",
+            measurement,
+            written,
+            deleted,
+        )
+    return result

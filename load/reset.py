@@ -1,0 +1,121 @@
+"""`make reset-processed`: empty the processed bucket and republish on the next run.
+
+Asks for confirmation (typing `yes` on a terminal). Then it first forgets what
+was published (so a reset interrupted at any point still ends with a full
+republication by the next run) and deletes the five measurements from
+INFLUX_BUCKET_PROCESSED: `DROP MEASUREMENT` on the 1.x API, a delete with the
+predicate `_measurement="..."` over all time on the 2.x API.
+Without a terminal, or without `yes`, it does nothing and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+import duckdb
+import requests
+
+from load.publish import MEASUREMENTS, clear_state
+from pipeline import influxdb
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.settings import Settings, load_settings
+
+ALL_TIME_STOP = "2262-01-01T00:00:00Z"  # near the end of InfluxDB's time range
+PROMPT = (
+    "This deletes the measurements {names} from {bucket} at {url}; "
+    "the next `make run` writes them again. Type yes to continue: "
+)
+
+
+def reset_processed(settings: Settings, warehouse: Path) -> None:
+    """Forget the published state, then delete the five measurements."""
+    target = influxdb.InfluxTarget.from_settings(settings)
+    bucket = settings.influx_bucket_processed
+    if warehouse.is_file():
+        connection = duckdb.connect(str(warehouse))
+        try:
+            clear_state(connection)
+        finally:
+            connection.close()
+    for measurement in MEASUREMENTS:
+        drop_measurement(target, bucket, measurement)
+
+
+def drop_measurement(
+    target: influxdb.InfluxTarget, bucket: str, measurement: str
+) -> None:
+    """Delete every point of one measurement in the bucket."""
+    if target.api_version == 1:
+        name = influxdb.influxql_identifier(measurement)
+        influxdb.influxql(target, bucket, f"DROP MEASUREMENT {name}")
+        return
+    # pipeline.influxdb.delete() is per meter; a whole-measurement delete over
+    # all time uses its request helper so retries and messages stay the same.
+    body = {
+        "start": "1970-01-01T00:00:00Z",
+        "stop": ALL_TIME_STOP,
+        "predicate": f"_measurement={influxdb._predicate_string(measurement)}",
+    }
+    with requests.Session() as session:
+        influxdb._request(
+            session,
+            target,
+            "POST",
+            "/api/v2/delete",
+            what="delete",
+            bucket=bucket,
+            params={**influxdb._org(target), "bucket": bucket},
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+
+def confirmed(stdin: TextIO, stdout: TextIO, stderr: TextIO, prompt: str) -> bool:
+    if not stdin.isatty():
+        stderr.write(
+            "reset-processed: no terminal to type yes on; nothing deleted "
+            "(run `make reset-processed` in a terminal)\n"
+        )
+        return False
+    stdout.write(prompt)
+    stdout.flush()
+    if stdin.readline().strip() != "yes":
+        stderr.write("reset-processed: not confirmed; nothing deleted\n")
+        return False
+    return True
+
+
+def main(
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+    settings_loader: Callable[[], Settings] = load_settings,
+) -> int:
+    try:
+        settings = settings_loader()
+        if settings.influx_url is None:
+            raise ConfigError("INFLUX_URL is not set: there is no bucket to reset")
+        prompt = PROMPT.format(
+            names=", ".join(MEASUREMENTS),
+            bucket=settings.influx_bucket_processed,
+            url=influxdb.InfluxTarget.from_settings(settings).safe_url,
+        )
+        if not confirmed(stdin, stdout, stderr, prompt):
+            return 1
+        reset_processed(settings, settings.data_dir / "warehouse.duckdb")
+    except PipelineError as error:
+        stderr.write(f"reset-processed failed ({error.stage}): {error}\n")
+        return 1
+    stdout.write(
+        f"reset-processed: {settings.influx_bucket_processed} emptied; "
+        "the next run publishes every point\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Publish Tibber's hours from the landing zone to INFLUX_BUCKET_RAW.
+
+One point per hour at its start: measurement `energy`, tags `entity_id` =
+TIBBER_METER_ID and `domain` = `sensor` (no others), float fields
+`consumption`, `cost`, `unit_price`, `unit_price_vat`; a null field is not
+written (never as 0), an hour with no field at all is no point.
+
+Which home: TIBBER_HOME_ID when set; otherwise the one home in the landing
+zone. Several homes without TIBBER_HOME_ID is refused: they would share the
+one series of the one meter and overwrite each other's hours.
+
+What was written is remembered in DATA_DIR/state/tibber_hours_published.parquet
+(target, entity_id, hour, field values), rewritten atomically after each batch
+InfluxDB confirmed; a run writes only new or changed hours, so a rerun writes
+nothing. A field that became null is not removed from InfluxDB (the field of
+an already written point stays); the landing zone never loses an hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from extract import landing
+from load.line_protocol import point_line
+from pipeline import influxdb
+from pipeline.errors import ConfigError, LandingError
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MEASUREMENT = "energy"
+DOMAIN = "sensor"
+FIELDS = ("consumption", "cost", "unit_price", "unit_price_vat")
+BATCH_SIZE = 5_000
+STATE_FILE = "tibber_hours_published.parquet"
+STATE_SCHEMA = pa.schema(
+    [
+        ("target", pa.string()),
+        ("entity_id", pa.string()),
+        ("time_s", pa.int64()),
+        *[(name, pa.float64()) for name in FIELDS],
+    ]
+)
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / "state" / STATE_FILE
+
+
+def _read_state(path: Path) -> pa.Table:
+    if not path.is_file():
+        return STATE_SCHEMA.empty_table()
+    try:
+        return pq.read_table(path).cast(STATE_SCHEMA)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise LandingError(
+            f"cannot read {path}: {error}; delete it to republish every Tibber hour"
+        ) from None
+
+
+def _write_state(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise LandingError(
+            f"cannot write {path}: {error.strerror}: check DATA_DIR's "
+            "permissions and free space"
+        ) from None
+
+
+def _choose_home(hours: pa.Table, home_id: str | None) -> str | None:
+    homes = sorted(set(hours.column("home_id").to_pylist()) - {None})
+    if home_id is not None:
+        return home_id
+    if len(homes) > 1:
+        raise ConfigError(
+            f"the landing zone holds Tibber hours of {len(homes)} homes "
+            f"({', '.join(homes)}): set TIBBER_HOME_ID to the home of "
+            "TIBBER_METER_ID"
+        )
+    return homes[0] if homes else None
+
+
+def _changed_hours(
+    hours: pa.Table, state: pa.Table, home_id: str, target: str, entity_id: str
+) -> list[tuple]:
+    """(time_s, consumption, cost, unit_price, unit_price_vat) to write."""
+    columns = ", ".join(FIELDS)
+    finite = ", ".join(
+        f"case when isfinite({name}) then {name} end as {name}" for name in FIELDS
+    )
+    same = " and ".join(f"s.{name} is not distinct from h.{name}" for name in FIELDS)
+    any_field = " or ".join(f"{name} is not null" for name in FIELDS)
+    with duckdb.connect() as connection:
+        connection.register("landing_hours", hours)
+        connection.register("state", state)
+        return connection.execute(
+            f"""
+            with hours as (
+                select (epoch_ms(hour_start_at) // 1000)::bigint as time_s, {finite}
+                from landing_hours
+                where home_id = ? and hour_start_at is not null
+            )
+            select time_s, {columns} from hours as h
+            where ({any_field}) and not exists (
+                select 1 from state as s
+                where s.target = ? and s.entity_id = ?
+                    and s.time_s = h.time_s and {same}
+            )
+            order by time_s
+            """,
+            [home_id, target, entity_id],
+        ).fetchall()
+
+
+def _remember(
+    state: pa.Table, rows: list[tuple], target: str, entity_id: str
+) -> pa.Table:
+    written = pa.table(
+        {
+            "target": [target] * len(rows),
+            "entity_id": [entity_id] * len(rows),
+            "time_s": [row[0] for row in rows],
+            **{name: [row[i + 1] for row in rows] for i, name in enumerate(FIELDS)},
+        },
+        schema=STATE_SCHEMA,
+    )
+    with duckdb.connect() as connection:
+        connection.register("state", state)
+        connection.register("written", written)
+        return (
+            connection.execute(
+                """
+            select * from state as s
+            where not exists (
+                select 1 from written as w
+                where w.target = s.target and w.entity_id = s.entity_id
+                    and w.time_s = s.time_s
+            )
+            union all
+            select * from written
+            order by target, entity_id, time_s
+            """
+            )
+            .to_arrow_table()
+            .cast(STATE_SCHEMA)
+        )
+
+
+def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
+    """Write new or changed Tibber hours; returns the number of points written."""
+    target = influxdb.InfluxTarget.from_settings(settings)
+    bucket = settings.influx_bucket_raw
+    target_key = f"{target.safe_url} {bucket}"
+    entity_id = settings.tibber_meter_id
+    hours = landing.current(
+        settings.data_dir, "tibber_hours", ["home_id", "hour_start_at"]
+    )
+    home_id = _choose_home(hours, settings.tibber_home_id)
+    if home_id is None:
+        log.info("event=load.tibber_hours written=0 reason=no_hours")
+        return 0
+    path = state_path(settings.data_dir)
+    state = _read_state(path)
+    rows = _changed_hours(hours, state, home_id, target_key, entity_id)
+    tags = {"entity_id": entity_id, "domain": DOMAIN}
+    written = 0
+    for first in range(0, len(rows), batch_size):
+        batch = rows[first : first + batch_size]
+        lines = [
+            line
+            for time_s, *values in batch
+            if (
+                line := point_line(
+                    MEASUREMENT, tags, dict(zip(FIELDS, values, strict=True)), time_s
+                )
+            )
+        ]
+        influxdb.write_lines(target, bucket, lines, precision="s")
+        state = _remember(state, batch, target_key, entity_id)
+        _write_state(path, state)
+        written += len(lines)
+    log.info(
+        "event=load.tibber_hours home_id=%s entity_id=%s written=%d",
+        home_id,
+        entity_id,
+        written,
+    )
+    return written

@@ -1,0 +1,157 @@
+"""docker-compose.yml and the Dockerfile for the NAS, checked without Docker:
+`docker-compose config` parses them, and the scheduler and healthcheck
+commands run here as they would in the container."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEDULE = ROOT / "docker" / "schedule.sh"
+
+
+def compose(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.fail("docker-compose is missing: apt-get install -y docker-compose")
+    no_settings = tmp_path / "empty.env"  # ignore a developer's ./.env
+    no_settings.touch()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"RUN_SCHEDULE", "DOCS_PORT", "COMPOSE_FILE"}
+    }
+    return subprocess.run(
+        [binary, "--env-file", str(no_settings), "-f", "docker-compose.yml", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp_path = tmp_path_factory.mktemp("compose")
+    check = compose("config", "-q", tmp_path=tmp_path)
+    assert check.returncode == 0, check.stderr
+    result = compose("config", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_pipeline_service_runs_on_schedule_with_data_on_a_named_volume(
+    config: dict,
+) -> None:
+    pipeline = config["services"]["pipeline"]
+    assert Path(pipeline["build"]["context"]) == ROOT
+    assert pipeline["command"] == ["docker/schedule.sh"]
+    assert pipeline["environment"] == {
+        "DATA_DIR": "/data",
+        "RUN_SCHEDULE": "5 * * * *",
+    }
+    assert "data:/data:rw" in pipeline["volumes"]
+    assert f"{ROOT}/secrets:/app/secrets:ro" in pipeline["volumes"]
+    assert pipeline["restart"] == "unless-stopped"
+    assert "data" in config["volumes"]
+
+
+def test_docs_service_serves_the_docs_folder_of_the_same_volume_on_8080(
+    config: dict,
+) -> None:
+    docs = config["services"]["docs"]
+    assert docs["image"] == config["services"]["pipeline"]["image"]
+    assert "data:/data:rw" in docs["volumes"]
+    assert {"published": 8080, "target": 8080} in docs["ports"]
+    assert "http.server 8080 --directory /data/docs" in docs["command"][-1]
+
+
+def healthcheck_on(config: dict, data_dir: Path) -> int:
+    """Run the pipeline service's healthcheck against data_dir as /data."""
+    test = config["services"]["pipeline"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    command = test[1].replace("/data/", f"{data_dir}/")
+    return subprocess.run(["sh", "-c", command], check=False).returncode
+
+
+def test_healthcheck_is_healthy_only_after_a_recent_successful_run(
+    config: dict, tmp_path: Path
+) -> None:
+    marker = tmp_path / "state" / "last_success"
+    assert healthcheck_on(config, tmp_path) != 0  # never succeeded
+
+    marker.parent.mkdir()
+    marker.write_text("2026-11-27T10:05:40Z\n")
+    assert healthcheck_on(config, tmp_path) == 0
+
+    two_and_a_half_hours_ago = time.time() - 150 * 60
+    os.utime(marker, (two_and_a_half_hours_ago, two_and_a_half_hours_ago))
+    assert healthcheck_on(config, tmp_path) != 0  # a run or two were missed
+
+
+def next_run(schedule: str, after: datetime) -> datetime:
+    result = subprocess.run(
+        ["sh", str(SCHEDULE), "--next", str(int(after.timestamp()))],
+        env={**os.environ, "RUN_SCHEDULE": schedule},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return datetime.fromtimestamp(int(result.stdout), UTC)
+
+
+def test_schedule_runs_every_hour_at_minute_five_by_default() -> None:
+    def at(hour: int, minute: int, second: int = 0) -> datetime:
+        return datetime(2026, 11, 27, hour, minute, second, tzinfo=UTC)
+
+    assert next_run("5 * * * *", at(10, 4, 59)) == at(10, 5)
+    assert next_run("5 * * * *", at(10, 5)) == at(11, 5)
+    assert next_run("5 * * * *", at(23, 30)) == datetime(2026, 11, 28, 0, 5, tzinfo=UTC)
+    assert next_run("30 */6 * * *", at(10, 0)) == at(12, 30)
+    assert next_run("0 */2 * * *", at(12, 0)) == at(14, 0)
+
+
+@pytest.mark.parametrize(
+    "schedule", ["@hourly", "61 * * * *", "5 * * * 1", "5 1-3 * * *", "5 */0 * * *"]
+)
+def test_schedule_rejects_what_it_cannot_do_in_one_line(schedule: str) -> None:
+    result = subprocess.run(
+        ["sh", str(SCHEDULE), "--next", "0"],
+        env={**os.environ, "RUN_SCHEDULE": schedule},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error [schedule]: RUN_SCHEDULE='{schedule}'")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_image_installs_with_the_makefile_and_its_pinned_files() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
+    assert "COPY Makefile requirements.txt constraints.txt ./" in dockerfile
+    assert "RUN make .venv/.installed" in dockerfile
+    recipe = makefile.split("$(INSTALLED):", 1)[1].split("\n\n", 1)[0]
+    assert "requirements.txt constraints.txt" in recipe.splitlines()[0]
+    assert "-r requirements.txt -c constraints.txt" in recipe
+    assert re.search(r"^VENV := \.venv$", makefile, re.M)
+    assert re.search(r"^INSTALLED := \$\(VENV\)/\.installed$", makefile, re.M)
+
+
+def test_image_leaves_out_the_hosts_venv_data_and_secrets() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".venv/", "data/", "secrets/", ".env", "target/", ".git/"):
+        assert entry in ignored
