@@ -10,21 +10,18 @@ Without a terminal, or without `yes`, it does nothing and says so.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 import duckdb
-import requests
 
 from load.publish import MEASUREMENTS, clear_state
 from pipeline import influxdb
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings, load_settings
 
-ALL_TIME_STOP = "2262-01-01T00:00:00Z"  # near the end of InfluxDB's time range
 PROMPT = (
     "This deletes the measurements {names} from {bucket} at {url}; "
     "the next `make run` writes them again. Type yes to continue: "
@@ -42,36 +39,7 @@ def reset_processed(settings: Settings, warehouse: Path) -> None:
         finally:
             connection.close()
     for measurement in MEASUREMENTS:
-        drop_measurement(target, bucket, measurement)
-
-
-def drop_measurement(
-    target: influxdb.InfluxTarget, bucket: str, measurement: str
-) -> None:
-    """Delete every point of one measurement in the bucket."""
-    if target.api_version == 1:
-        name = influxdb.influxql_identifier(measurement)
-        influxdb.influxql(target, bucket, f"DROP MEASUREMENT {name}")
-        return
-    # pipeline.influxdb.delete() is per meter; a whole-measurement delete over
-    # all time uses its request helper so retries and messages stay the same.
-    body = {
-        "start": "1970-01-01T00:00:00Z",
-        "stop": ALL_TIME_STOP,
-        "predicate": f"_measurement={influxdb._predicate_string(measurement)}",
-    }
-    with requests.Session() as session:
-        influxdb._request(
-            session,
-            target,
-            "POST",
-            "/api/v2/delete",
-            what="delete",
-            bucket=bucket,
-            params={**influxdb._org(target), "bucket": bucket},
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+        influxdb.delete_measurement(target, bucket, measurement)
 
 
 def confirmed(stdin: TextIO, stdout: TextIO, stderr: TextIO, prompt: str) -> bool:

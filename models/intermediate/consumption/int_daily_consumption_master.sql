@@ -20,6 +20,7 @@ sequenced as (
     select
         *,
         lead(reading_at) over by_time as next_at,
+        lead(day) over by_time as next_day,
         lead(reading_value) over by_time as next_value
     from readings
     window by_time as (partition by meter_id order by reading_at)
@@ -43,8 +44,7 @@ select
     sequenced.reading_at as day_start_at,
     sequenced.next_value - sequenced.reading_value as consumption,
     coalesce(source_flags.is_estimated, true) as is_estimated,
-    sequenced.next_at < {{ local_midnight('sequenced.day + 1') }}
-        as is_partial,
+    sequenced.next_day is null as is_partial,
     coalesce(source_flags.is_measurement_backed, false)
         as is_measurement_backed
 from sequenced

@@ -117,18 +117,30 @@ resets as (
     where false
 ),
 
-segmented as (
+marked as (
     select
         candidates.meter_id,
         candidates.measured_at,
         candidates.raw_value,
-        (
-            select count(*) as reset_count from resets
-            where
-                resets.meter_id = candidates.meter_id
-                and resets.reset_at <= candidates.measured_at
-        ) as segment_number
+        resets.reset_at is not null as is_reset
     from candidates
+    left join resets
+        on
+            candidates.meter_id = resets.meter_id
+            and candidates.measured_at = resets.reset_at
+),
+
+segmented as (
+    select
+        meter_id,
+        measured_at,
+        raw_value,
+        sum(cast(is_reset as integer)) over (
+            partition by meter_id
+            order by measured_at
+            rows between unbounded preceding and current row
+        ) as segment_number
+    from marked
 ),
 
 ranked as (
@@ -198,12 +210,14 @@ select
     checked.extracted_at,
     coalesce(checked.rejection, verdicts.reading_status) as reading_status,
     case
-        when verdicts.reading_status in ('valid', 'counter_reset')
+        when
+            checked.rejection is null
+            and verdicts.reading_status in ('valid', 'counter_reset')
             then verdicts.reading_value
     end as reading_value
 from checked
+-- A superseded row meets its winner's verdict here; its rejection wins.
 left join verdicts
     on
         checked.meter_id = verdicts.meter_id
         and checked.measured_at = verdicts.measured_at
-        and checked.rejection is null
