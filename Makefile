@@ -26,7 +26,8 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint models macros tests/dbt
+	@mkdir -p target/lint
+	DATA_DIR=target/lint $(BIN)/sqlfluff lint models macros tests/dbt
 
 docs: $(INSTALLED)
 	@$(BIN)/python -m pipeline docs --port $(PORT)

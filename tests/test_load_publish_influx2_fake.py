@@ -167,7 +167,7 @@ def test_reset_over_2x_deletes_each_measurement_over_all_time(
         {
             "bucket": "lampfi_processed",
             "start": "1970-01-01T00:00:00Z",
-            "stop": "2262-01-01T00:00:00Z",
+            "stop": "2262-04-11T23:47:16Z",
             "predicate": f'_measurement="{name}"',
         }
         for name in (

@@ -154,7 +154,7 @@ def test_master_converts_gas_cubic_metres_to_kwh(warehouse) -> None:
         warehouse, "meter_daily_consumption", "gas_energy", "consumption"
     )
     assert consumption[5] == pytest.approx(1.0 * KWH_PER_M3)
-    assert KWH_PER_M3 == pytest.approx(10.221304)
+    assert pytest.approx(10.221304) == KWH_PER_M3
 
 
 def test_every_day_up_to_as_of_has_one_row(warehouse) -> None:

@@ -4,35 +4,69 @@
     daily consumption of the preceding 30 days; for a meter with a seasonal
     pattern, that 30-day total times the day's share of the pattern weight
     of those 30 days. Only complete days backed by measurement are judged,
-    and only when the 30 preceding days exist.
+    and only when the 30 preceding days exist. The 30-day totals come from
+    running sums (total before the day minus total 30 days earlier), so the
+    cost does not grow with the window.
 -#}
 {%- set minimums = var('anomaly_min_consumption') -%}
 
 with days as (
-    select * from {{ ref('int_daily_consumption_unioned') }}
+    select * from {{ ref('meter_daily_consumption') }}
+),
+
+meters as (
+    select * from {{ ref('int_meters_enriched') }}
 ),
 
 weights as (
     select * from {{ ref('int_seasonal_weights_daily') }}
 ),
 
-windowed as (
+running as (
     select
         days.*,
-        weights.day_weight,
-        sum(days.consumption) over preceding_30 as consumption_30,
-        sum(weights.day_weight) over preceding_30 as weight_30,
-        count(*) over preceding_30 as days_30
+        meters.pattern_id,
+        sum(days.consumption) over by_day - days.consumption
+            as consumption_before,
+        lag(days.day, 30) over by_day as day_30_before
     from days
-    left join weights
-        on
-            days.pattern_id = weights.pattern_id
-            and days.day = weights.day
-    window preceding_30 as (
+    inner join meters on days.meter_id = meters.meter_id
+    window by_day as (
         partition by days.meter_id
         order by days.day
-        range between interval 30 day preceding and interval 1 day preceding
+        rows between unbounded preceding and current row
     )
+),
+
+windowed as (
+    select
+        running.*,
+        running.consumption_before
+        - lag(running.consumption_before, 30) over (
+            partition by running.meter_id order by running.day
+        ) as consumption_30
+    from running
+),
+
+judged as (
+    select
+        windowed.*,
+        this_day.day_weight,
+        this_day.weight_at_day_start
+        - month_ago.weight_at_day_start as weight_30
+    from windowed
+    left join weights as this_day
+        on
+            windowed.pattern_id = this_day.pattern_id
+            and windowed.day = this_day.day
+    left join weights as month_ago
+        on
+            windowed.pattern_id = month_ago.pattern_id
+            and windowed.day_30_before = month_ago.day
+    where
+        windowed.day_30_before = windowed.day - 30
+        and windowed.is_measurement_backed
+        and not windowed.is_partial
 ),
 
 expected as (
@@ -43,8 +77,7 @@ expected as (
                 then consumption_30 * day_weight / weight_30
             else consumption_30 / 30.0
         end as expected
-    from windowed
-    where days_30 = 30 and is_measurement_backed and not is_partial
+    from judged
 ),
 
 minimums as (
