@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from bench.synthetic import SYNTHETIC_TIBBER_HOME_ID
 from extract import landing
 from pipeline.dbt import copy_project, invoke
 from pipeline.errors import DbtError
@@ -105,7 +106,13 @@ def main() -> None:
             flush=True,
         )
         project = copy_project(synthetic.seeds_dir, workdir / "project")
-        settings = load_settings(workdir, {"DATA_DIR": str(synthetic.data_dir)})
+        settings = load_settings(
+            workdir,
+            {
+                "DATA_DIR": str(synthetic.data_dir),
+                "TIBBER_HOME_ID": SYNTHETIC_TIBBER_HOME_ID,
+            },
+        )
         landing.write_run_context(synthetic.data_dir, AS_OF)
         dbt_step(settings, project, ["seed", "--quiet"])
         build_s = dbt_step(settings, project, ["run", "--quiet"])

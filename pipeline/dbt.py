@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
 from pipeline.errors import DbtError
 from pipeline.settings import Settings
 
@@ -53,6 +55,7 @@ def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
         "DATA_DIR": str(settings.data_dir),
         "METER_TIMEZONE": settings.timezone,
         "TIBBER_METER_ID": settings.tibber_meter_id,
+        "TIBBER_HOME_ID": settings.tibber_home_id or "",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -86,6 +89,24 @@ def invoke(
     return dbtRunner().invoke([*args[:split], *common, *args[split:]])
 
 
+def first_failing_row(settings: Settings, node) -> str | None:
+    """The first row a failing data test returned, as `column=value, ...`,
+    so the error names the offending row (e.g. the meter and its problem)."""
+    sql = getattr(node, "compiled_code", None)
+    if not sql:
+        return None
+    try:
+        with duckdb.connect(str(settings.data_dir / "warehouse.duckdb")) as db:
+            cursor = db.execute(f"select * from ({sql}) as failing limit 1")
+            row = cursor.fetchone()
+            names = [column[0] for column in cursor.description]
+    except duckdb.Error:
+        return None
+    if row is None:
+        return None
+    return ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
+
+
 def build(settings: Settings, as_of: datetime, project: Path = ROOT) -> DbtOutcome:
     """Seeds, models, unit and data tests; raises DbtError on any failure."""
     result = invoke(settings, as_of, ["build", "--quiet"], project)
@@ -114,9 +135,10 @@ def build(settings: Settings, as_of: datetime, project: Path = ROOT) -> DbtOutco
                 outcome.tests_failed += 1
         if status in {"error", "fail"}:
             message = (node_result.message or "").splitlines()
-            outcome.failures.append(
-                f"{kind} {node.name}: {message[0] if message else status}"
-            )
+            detail = message[0] if message else status
+            if kind == "test" and status == "fail":
+                detail = first_failing_row(settings, node) or detail
+            outcome.failures.append(f"{kind} {node.name}: {detail}")
     if outcome.failures or not result.success:
         first = outcome.failures[0] if outcome.failures else "see the dbt log"
         raise DbtError(

@@ -16,9 +16,17 @@ calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
+{#- The local day of each distinct hour, once: time zone math is costly. -#}
+hour_days as (
+    select
+        hour_start_at,
+        {{ local_date('hour_start_at') }} as day
+    from (select distinct hour_start_at from hours) as distinct_hours
+),
+
 days as (
     select
-        {{ local_date('hour_start_at') }} as day,
+        hour_days.day,
         sum(cost) as cost,
         sum(consumption_kwh) as consumption_kwh,
         count(*) as hours_reported,
@@ -26,8 +34,9 @@ days as (
         count(distinct home_id) as home_count,
         any_value(currency) as currency
     from hours
-    where hour_start_at < {{ as_of() }}
-    group by {{ local_date('hour_start_at') }}
+    inner join hour_days on hours.hour_start_at = hour_days.hour_start_at
+    where hours.hour_start_at < {{ as_of() }}
+    group by hour_days.day
 )
 
 select

@@ -4,9 +4,8 @@
     daily consumption of the preceding 30 days; for a meter with a seasonal
     pattern, that 30-day total times the day's share of the pattern weight
     of those 30 days. Only complete days backed by measurement are judged,
-    and only when the 30 preceding days exist. The 30-day totals come from
-    running sums (total before the day minus total 30 days earlier), so the
-    cost does not grow with the window.
+    and only when the 30 preceding days exist. Only the judged days look back
+    at their 30 days, so the cost grows with them, not with all days.
 -#}
 {%- set minimums = var('anomaly_min_consumption') -%}
 
@@ -22,51 +21,59 @@ weights as (
     select * from {{ ref('int_seasonal_weights_daily') }}
 ),
 
-running as (
+candidates as (
     select
         days.*,
-        meters.pattern_id,
-        sum(days.consumption) over by_day - days.consumption
-            as consumption_before,
-        lag(days.day, 30) over by_day as day_30_before
+        meters.pattern_id
     from days
     inner join meters on days.meter_id = meters.meter_id
-    window by_day as (
-        partition by days.meter_id
-        order by days.day
-        rows between unbounded preceding and current row
-    )
+    where days.is_measurement_backed and not days.is_partial
 ),
 
-windowed as (
+preceding_days as (
     select
-        running.*,
-        running.consumption_before
-        - lag(running.consumption_before, 30) over (
-            partition by running.meter_id order by running.day
-        ) as consumption_30
-    from running
+        meter_id,
+        day as judged_day,
+        day - cast(offset_days as integer) as day
+    from candidates
+    cross join range(1, 31) as offsets (offset_days)
+),
+
+history as (
+    select
+        preceding_days.meter_id,
+        preceding_days.judged_day,
+        sum(days.consumption) as consumption_30,
+        count(*) as days_30
+    from preceding_days
+    inner join days
+        on
+            preceding_days.meter_id = days.meter_id
+            and preceding_days.day = days.day
+    group by preceding_days.meter_id, preceding_days.judged_day
 ),
 
 judged as (
     select
-        windowed.*,
+        candidates.*,
+        history.consumption_30,
         this_day.day_weight,
         this_day.weight_at_day_start
         - month_ago.weight_at_day_start as weight_30
-    from windowed
+    from candidates
+    inner join history
+        on
+            candidates.meter_id = history.meter_id
+            and candidates.day = history.judged_day
     left join weights as this_day
         on
-            windowed.pattern_id = this_day.pattern_id
-            and windowed.day = this_day.day
+            candidates.pattern_id = this_day.pattern_id
+            and candidates.day = this_day.day
     left join weights as month_ago
         on
-            windowed.pattern_id = month_ago.pattern_id
-            and windowed.day_30_before = month_ago.day
-    where
-        windowed.day_30_before = windowed.day - 30
-        and windowed.is_measurement_backed
-        and not windowed.is_partial
+            candidates.pattern_id = month_ago.pattern_id
+            and candidates.day - 30 = month_ago.day
+    where history.days_30 = 30
 ),
 
 expected as (

@@ -1,10 +1,12 @@
 {#-
-    Daily consumption of physical meters: the counter at the start of the next
-    day (or at as_of for the current day, or at removal) minus the counter at
-    the start of the day. A day is estimated when either end is estimated or
-    a Tibber hour inside it was estimated; partial when it is followed by the
-    as_of row (the only row without a day); backed by measurement when every
-    interval between consecutive readings that overlaps it is at most
+    Daily consumption of physical meters: the counter at the day's end (the
+    next midnight, or as_of for the current day, or the removal) minus the
+    counter at its start. Inside one reading segment the end counter comes
+    with the row; a day that contains a reading takes the reading at its end
+    from the row at that instant. A day is estimated when either end is
+    estimated or a Tibber hour inside it was estimated; partial when it ends
+    at as_of before midnight; backed by measurement when every interval
+    between consecutive readings that overlaps it is at most
     anomaly_max_reading_gap_days long (an interpolated stretch between sparse
     readings cannot reveal an anomaly). Intervals are compared in
     microseconds: timestamptz subtraction goes through ICU's calendar, slowly.
@@ -23,55 +25,56 @@ estimated_inputs as (
     where is_estimated
 ),
 
-intervals as (
+days as (
     select
         *,
         epoch_us(next_reading_at) - epoch_us(previous_reading_at)
             as reading_interval_us
     from readings
+    where day is not null and next_at > reading_at
 ),
 
-sequenced as (
+day_ends as (
     select
-        *,
-        lead(reading_at) over by_time as next_at,
-        lead(day) over by_time as next_day,
-        lead(reading_value) over by_time as next_value,
-        lead(reading_method) over by_time as next_method,
-        lead(reading_interval_us) over by_time as next_interval_us
-    from intervals
-    window by_time as (partition by meter_id order by reading_at)
-),
-
-days as (
-    select
-        sequenced.meter_id,
-        sequenced.day,
-        sequenced.reading_at as day_start_at,
-        sequenced.next_value - sequenced.reading_value as consumption,
-        sequenced.reading_method = 'estimated'
-        or sequenced.next_method = 'estimated'
-        or estimated_inputs.day is not null as is_estimated,
-        sequenced.next_day is null as is_partial,
-        sequenced.reading_interval_us <= {{ max_gap_us }}
-        and (
-            sequenced.next_method = 'measured'
-            or sequenced.next_interval_us <= {{ max_gap_us }}
-        ) as is_measurement_backed
-    from sequenced
-    left join estimated_inputs
+        days.*,
+        coalesce(days.next_value_in_segment, ends.reading_value)
+            as end_value,
+        case
+            when days.next_value_in_segment is not null
+                then days.is_next_estimated
+            else ends.reading_method = 'estimated'
+        end as is_end_estimated,
+        case
+            when days.next_value_in_segment is not null then true
+            when ends.reading_method = 'measured' then true
+            else
+                epoch_us(ends.next_reading_at)
+                - epoch_us(ends.previous_reading_at) <= {{ max_gap_us }}
+        end as is_end_backed
+    from days
+    left join readings as ends
         on
-            sequenced.meter_id = estimated_inputs.meter_id
-            and sequenced.day = estimated_inputs.day
-    where sequenced.day is not null and sequenced.next_at is not null
+            days.next_value_in_segment is null
+            and days.meter_id = ends.meter_id
+            and days.next_at = ends.reading_at
 )
 
 select
-    meter_id,
-    day,
-    day_start_at,
-    consumption,
-    is_estimated,
-    is_partial,
-    coalesce(is_measurement_backed, false) as is_measurement_backed
-from days
+    day_ends.meter_id,
+    day_ends.day,
+    day_ends.reading_at as day_start_at,
+    day_ends.end_value - day_ends.reading_value as consumption,
+    day_ends.reading_method = 'estimated'
+    or day_ends.is_end_estimated
+    or estimated_inputs.day is not null as is_estimated,
+    day_ends.is_partial_day as is_partial,
+    coalesce(
+        day_ends.reading_interval_us <= {{ max_gap_us }}
+        and day_ends.is_end_backed,
+        false
+    ) as is_measurement_backed
+from day_ends
+left join estimated_inputs
+    on
+        day_ends.meter_id = estimated_inputs.meter_id
+        and day_ends.day = estimated_inputs.day

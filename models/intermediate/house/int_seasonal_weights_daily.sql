@@ -3,7 +3,8 @@
     weight density during month m is share_m / duration of month m, so a whole
     month accumulates exactly share_m and a year accumulates 1. Density is per
     day of elapsed time: W(t) = W(day start) + density * elapsed days.
-    W is rounded to 1e-12, so results do not depend on float noise.
+    W is rounded to 1e-12, so results do not depend on float noise; the
+    weight at a day's end equals the next day's weight at its start.
 -#}
 with shares as (
     select distinct
@@ -32,23 +33,35 @@ densities as (
         / 86400000000.0 as day_length_days
     from calendar
     inner join shares on calendar.month_number = shares.month_number
-)
+),
 
-select
-    pattern_id,
-    day,
-    day_start_at,
-    density_per_day,
-    round(
-        coalesce(
+cumulative as (
+    select
+        pattern_id,
+        day,
+        day_start_at,
+        density_per_day,
+        density_per_day * day_length_days as day_weight,
+        round(
+            coalesce(
+                sum(density_per_day * day_length_days) over (
+                    partition by pattern_id
+                    order by day
+                    rows between unbounded preceding and 1 preceding
+                ),
+                0
+            ),
+            12
+        ) as weight_at_day_start,
+        round(
             sum(density_per_day * day_length_days) over (
                 partition by pattern_id
                 order by day
-                rows between unbounded preceding and 1 preceding
+                rows between unbounded preceding and current row
             ),
-            0
-        ),
-        12
-    ) as weight_at_day_start,
-    density_per_day * day_length_days as day_weight
-from densities
+            12
+        ) as weight_at_day_end
+    from densities
+)
+
+select * from cumulative

@@ -5,6 +5,11 @@
     int_reading_segments is expanded into the local midnights it contains,
     so cost grows with meters x days, and the counter comes from the segment's
     rule. A midnight at which a reading was taken gets that reading exactly.
+    Each row also carries the instant that ends its day for consumption (the
+    next midnight, or the end of life) and, when that instant still lies
+    inside the same segment, the counter there (next_value_in_segment); the
+    few days that contain a reading leave it null and take the next row's
+    reading instead. So daily consumption needs no window over all days.
     Counters are rounded to 1e-9 of their unit, far below any meter's
     resolution, so results do not depend on float noise.
 -#}
@@ -35,7 +40,18 @@ day_starts as (
     select
         segment_days.*,
         calendar.day_start_at as reading_at,
-        weights.weight_at_day_start as reading_weight
+        least(calendar.day_end_at, segment_days.life_end_at) as next_at,
+        calendar.day_end_at > segment_days.life_end_at as is_partial_day,
+        weights.weight_at_day_start as reading_weight,
+        case
+            when calendar.day_end_at <= segment_days.life_end_at
+                then weights.weight_at_day_end
+            else
+                weights.weight_at_day_start + weights.density_per_day * (
+                    epoch_us(segment_days.life_end_at)
+                    - epoch_us(calendar.day_start_at)
+                ) / 86400000000.0
+        end as next_weight
     from segment_days
     inner join calendar on segment_days.day = calendar.day
     left join weights
@@ -58,10 +74,12 @@ life_ends as (
         segments.*,
         null::date as day,
         segments.segment_end_at as reading_at,
+        null::timestamptz as next_at,
+        null::boolean as is_partial_day,
         weights.weight_at_day_start + weights.density_per_day * (
-            {{ days_since_epoch('segments.segment_end_at') }}
-            - {{ days_since_epoch('weights.day_start_at') }}
-        ) as reading_weight
+            epoch_us(segments.segment_end_at) - epoch_us(weights.day_start_at)
+        ) / 86400000000.0 as reading_weight,
+        null::double as next_weight
     from segments
     left join weights
         on
@@ -86,7 +104,13 @@ weighed as (
             when is_seasonal then reading_weight - anchor_weight
             else
                 (epoch_us(reading_at) - epoch_us(anchor_at)) / 86400000000.0
-        end as weight_since_anchor
+        end as weight_since_anchor,
+        case
+            when is_seasonal then next_weight - anchor_weight
+            else (epoch_us(next_at) - epoch_us(anchor_at)) / 86400000000.0
+        end as next_weight_since_anchor,
+        next_at < segment_end_at or segment_kind = 'after_last'
+            as is_next_in_segment
     from instants
 )
 
@@ -96,11 +120,7 @@ select
     reading_at,
     case
         when reading_at = anchor_at then anchor_value
-        when segment_kind = 'before_first'
-            then greatest(
-                round(anchor_value + slope * weight_since_anchor, 9), 0
-            )
-        else round(anchor_value + slope * weight_since_anchor, 9)
+        else {{ segment_counter('weight_since_anchor') }}
     end as reading_value,
     case
         when reading_at = anchor_at then 'measured'
@@ -109,5 +129,12 @@ select
         else 'interpolated'
     end as reading_method,
     previous_reading_at,
-    next_reading_at
+    next_reading_at,
+    next_at,
+    case
+        when is_next_in_segment
+            then {{ segment_counter('next_weight_since_anchor') }}
+    end as next_value_in_segment,
+    segment_kind <> 'between' as is_next_estimated,
+    is_partial_day
 from weighed

@@ -1,7 +1,7 @@
 {#-
     The Tibber meter's hours inside its installed life, on a gap-free hourly
-    grid from its first to its last reported hour (all homes added up: set
-    TIBBER_HOME_ID when the account has several). The latest extraction of an
+    grid from its first to its last reported hour: the hours of TIBBER_HOME_ID,
+    or of every home of the account when it is unset (added up). The latest extraction of an
     hour wins. A missing hour (no row, or null consumption) is estimated as
     the mean of the nearest reported hours before and after it.
 -#}
@@ -16,6 +16,9 @@ meter as (
 
 latest as (
     select * from hours
+    {%- if var('tibber_home_id') %}
+        where home_id = '{{ var("tibber_home_id") }}'
+    {%- endif %}
     qualify row_number() over (
         partition by home_id, hour_start_at
         order by extracted_at desc
