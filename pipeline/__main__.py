@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from pipeline import logs
 from pipeline.errors import PipelineError
@@ -23,14 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stage = "settings"
+    root = Path.cwd()  # settings come from the environment, .env, secrets/
     try:
-        settings = load_settings()
+        settings = load_settings(root)
         logs.setup(settings.data_dir, settings.secrets())
         if args.command == "run":
             from pipeline.run import render, run
 
             stage = "run"
-            summary = run(settings, full_refresh=args.full_refresh)
+            summary = run(settings, full_refresh=args.full_refresh, settings_root=root)
             print(render(summary))
         elif args.command == "docs":
             from pipeline.docs import docs

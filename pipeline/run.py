@@ -12,6 +12,7 @@ import csv
 import fcntl
 import json
 import os
+import re
 import shutil
 import stat
 import time
@@ -129,16 +130,22 @@ def stage(summary: RunSummary, name: str) -> Iterator[None]:
         logs.event("stage_done", stage=name, seconds=summary.stage_seconds[name])
 
 
-def run(settings: Settings, *, full_refresh: bool = False) -> RunSummary:
+def run(
+    settings: Settings, *, full_refresh: bool = False, settings_root: Path = ROOT
+) -> RunSummary:
+    """`settings_root`: where the settings were read from (its `.env` and
+    `secrets/*.env` are checked for group/other access)."""
     as_of = settings.as_of or datetime.now(UTC).replace(microsecond=0)
     summary = RunSummary(as_of=as_of)
-    for path in exposed_secret_files(ROOT):
-        say(f"warning: {path} is readable by group or others: chmod 600 {path}")
+    for path in exposed_secret_files(settings_root):
+        name = path.relative_to(settings_root)
+        say(f"warning: {name} is readable by group or others: chmod 600 {name}")
     with run_lock(settings.data_dir):
         say(f"as_of={as_of.isoformat()} data_dir={settings.data_dir}")
         with stage(summary, "extract"):
             extract(settings, as_of, full_refresh, summary)
         with stage(summary, "dbt"):
+            check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
             summary.dbt = build(settings, as_of, project_dir())
             take_snapshot(settings)
@@ -195,6 +202,26 @@ def extract(
         f"Tibber: {hours.hours_read} hours read in {hours.requests} requests, "
         f"{hours.rows_written} new or changed"
     )
+
+
+def check_warehouse_free(settings: Settings) -> None:
+    """One clear line when another process holds the warehouse open for
+    writing (dbt would fail with a traceback on the console)."""
+    path = warehouse_path(settings)
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        holder = re.search(r"\(PID (\d+)\)", str(error))
+        pid = f" (pid {holder.group(1)})" if holder else ""
+        raise PipelineError(
+            f"the warehouse {path} is open in another process{pid}: close it "
+            "(`make shell` opens a snapshot instead) and run again; nothing "
+            "was published"
+        ) from None
 
 
 def take_snapshot(settings: Settings) -> None:

@@ -5,11 +5,14 @@
     not guessed.
 -#}
 with hours as (
-    select * from {{ ref('stg_landing__tibber_hours') }}
-    qualify row_number() over (
-        partition by home_id, hour_start_at
-        order by extracted_at desc
-    ) = 1
+    select
+        home_id,
+        hour_start_at,
+        arg_max_null(cost, extracted_at) as cost,
+        arg_max_null(consumption_kwh, extracted_at) as consumption_kwh,
+        arg_max_null(currency, extracted_at) as currency
+    from {{ ref('stg_landing__tibber_hours') }}
+    group by home_id, hour_start_at
 ),
 
 calendar as (

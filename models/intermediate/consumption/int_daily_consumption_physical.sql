@@ -34,29 +34,36 @@ days as (
     where day is not null and next_at > reading_at
 ),
 
+straddling as (
+    select
+        days.meter_id,
+        days.day,
+        ends.reading_value as end_value,
+        ends.reading_method = 'estimated' as is_end_estimated,
+        ends.reading_method = 'measured'
+        or epoch_us(ends.next_reading_at) - epoch_us(ends.previous_reading_at)
+        <= {{ max_gap_us }} as is_end_backed
+    from days
+    inner join readings as ends
+        on
+            days.meter_id = ends.meter_id
+            and days.next_at = ends.reading_at
+    where days.next_value_in_segment is null
+),
+
 day_ends as (
     select
         days.*,
-        coalesce(days.next_value_in_segment, ends.reading_value)
+        coalesce(days.next_value_in_segment, straddling.end_value)
             as end_value,
-        case
-            when days.next_value_in_segment is not null
-                then days.is_next_estimated
-            else ends.reading_method = 'estimated'
-        end as is_end_estimated,
-        case
-            when days.next_value_in_segment is not null then true
-            when ends.reading_method = 'measured' then true
-            else
-                epoch_us(ends.next_reading_at)
-                - epoch_us(ends.previous_reading_at) <= {{ max_gap_us }}
-        end as is_end_backed
+        coalesce(straddling.is_end_estimated, days.is_next_estimated)
+            as is_end_estimated,
+        coalesce(straddling.is_end_backed, true) as is_end_backed
     from days
-    left join readings as ends
+    left join straddling
         on
-            days.next_value_in_segment is null
-            and days.meter_id = ends.meter_id
-            and days.next_at = ends.reading_at
+            days.meter_id = straddling.meter_id
+            and days.day = straddling.day
 )
 
 select
