@@ -107,9 +107,19 @@ def first_failing_row(settings: Settings, node) -> str | None:
     return ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
 
 
-def build(settings: Settings, as_of: datetime, project: Path = ROOT) -> DbtOutcome:
-    """Seeds, models, unit and data tests; raises DbtError on any failure."""
-    result = invoke(settings, as_of, ["build", "--quiet"], project)
+def build(
+    settings: Settings,
+    as_of: datetime,
+    project: Path = ROOT,
+    *,
+    unit_tests: bool = False,
+) -> DbtOutcome:
+    """Seeds, models and data tests (and the models' unit tests, which `make
+    test` runs and a production run skips); raises DbtError on any failure."""
+    args = ["build", "--quiet"]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    result = invoke(settings, as_of, args, project)
     if result.exception is not None:
         raise DbtError(
             f"dbt could not run: {str(result.exception).splitlines()[0]}"

@@ -71,8 +71,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
     ]
     landing.append(data_dir, "readings", pa.Table.from_pylist(rows))
     landing.write_run_context(data_dir, AS_OF)
-    outcome = build(settings, AS_OF, project)
+    outcome = build(settings, AS_OF, project, unit_tests=True)
     assert outcome.tests_failed == 0
+    assert outcome.unit_tests >= 16  # every model's unit tests ran
     # dbt keeps the database open in this process: connect with its settings.
     connection = duckdb.connect(str(data_dir / "warehouse.duckdb"))
     yield connection
