@@ -288,7 +288,7 @@ def landed_watermarks(data_dir: Path) -> dict[str, datetime]:
         raise LandingError(
             f"cannot read the landing table {TABLE} under {data_dir}: "
             f"{str(error).splitlines()[0]}; move the damaged file away and "
-            "run again with --full-refresh"
+            "run again (--full-refresh re-reads what it held)"
         ) from None
     return {meter_id: instant.astimezone(UTC) for meter_id, instant in rows}
 

@@ -136,7 +136,7 @@ def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
         raise LandingError(
             f"cannot read the landing table {table} under {data_dir}: "
             f"{str(error).splitlines()[0]}; move the damaged file away and "
-            "run again with --full-refresh"
+            "run again (--full-refresh re-reads what it held)"
         ) from None
 
 

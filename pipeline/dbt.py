@@ -83,6 +83,11 @@ def invoke(
         str(settings.data_dir / "logs"),
         "--target-path",
         str(target or settings.data_dir / "target"),
+        # dbt's own lines go to DATA_DIR/logs/dbt.log; the run says the rest.
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "debug",
     ]
     # Options go after the (sub)command words: `docs generate --project-dir`.
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))

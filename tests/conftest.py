@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures_influx",
     "tests.fixtures_tibber",
     "tests.fixtures_demo",
+    "tests.fixtures_pipeline",
 ]

@@ -5,6 +5,7 @@
     - superseded: an older extraction of the same (meter, instant);
     - unknown_meter: no physical meter of that id in the house;
     - non_finite: NaN, infinite or missing value;
+    - negative: below zero, which no counter reads;
     - outside_life: before installation or after removal;
     - after_as_of: later than as_of;
     - counter_reset: below 90 % of the previous valid reading; the counter
@@ -50,6 +51,7 @@ checked as (
                 versioned.reading_value is null
                 or not isfinite(versioned.reading_value)
                 then 'non_finite'
+            when versioned.reading_value < 0 then 'negative'
             when
                 versioned.measured_at < meters.installed_at
                 or versioned.measured_at >= meters.removed_at
