@@ -19,7 +19,7 @@ calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
 
-{#- The local day of each distinct hour, once: time zone math is costly. -#}
+-- The local day of each distinct hour, once: time zone math is costly.
 hour_days as (
     select
         hour_start_at,

@@ -36,7 +36,7 @@ preceding_days as (
         day as judged_day,
         day - cast(offset_days as integer) as day
     from candidates
-    cross join range(1, 31) as offsets (offset_days)
+    cross join range(1, 31) as day_offsets (offset_days)  -- noqa: AL05
 ),
 
 history as (

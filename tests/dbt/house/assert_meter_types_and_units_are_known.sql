@@ -6,8 +6,9 @@ select
     unit,
     case
         when meter_type not in ('physical', 'master', 'virtual')
-            then 'meter_type ' || coalesce(meter_type, 'null')
-            || ' is not physical, master or virtual'
+            then
+                'meter_type ' || coalesce(meter_type, 'null')
+                || ' is not physical, master or virtual'
         else
             'unit ' || coalesce(unit, 'null')
             || ' is not one of kWh, MWh, m³'
