@@ -619,14 +619,21 @@ def delete(
         influxql(target, bucket, statement)
         return
     # 2.x deletes [start, stop] (stop inclusive): stop 1 ns earlier.
-    body = {
-        "start": rfc3339(start),
-        "stop": _one_ns_before(stop),
-        "predicate": (
-            f"_measurement={_predicate_string(measurement)} "
-            f"AND meter_id={_predicate_string(meter_id)}"
-        ),
-    }
+    _delete_v2(
+        target,
+        bucket,
+        rfc3339(start),
+        _one_ns_before(stop),
+        f"_measurement={_predicate_string(measurement)} "
+        f"AND meter_id={_predicate_string(meter_id)}",
+    )
+
+
+def _delete_v2(
+    target: InfluxTarget, bucket: str, start: str, stop: str, predicate: str
+) -> None:
+    """POST /api/v2/delete: the points matching `predicate` in [start, stop]."""
+    body = {"start": start, "stop": stop, "predicate": predicate}
     with requests.Session() as session:
         _request(
             session,
@@ -656,20 +663,10 @@ def delete_measurement(target: InfluxTarget, bucket: str, measurement: str) -> N
     if target.api_version == 1:
         influxql(target, bucket, f"DROP MEASUREMENT {influxql_identifier(measurement)}")
         return
-    body = {
-        "start": "1970-01-01T00:00:00Z",
-        "stop": "2262-04-11T23:47:16Z",  # the latest instant InfluxDB stores
-        "predicate": f"_measurement={_predicate_string(measurement)}",
-    }
-    with requests.Session() as session:
-        _request(
-            session,
-            target,
-            "POST",
-            "/api/v2/delete",
-            what="delete",
-            bucket=bucket,
-            params={**_org(target), "bucket": bucket},
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+    _delete_v2(
+        target,
+        bucket,
+        "1970-01-01T00:00:00Z",
+        "2262-04-11T23:47:16Z",  # the latest instant InfluxDB stores
+        f"_measurement={_predicate_string(measurement)}",
+    )
