@@ -25,7 +25,6 @@ import duckdb
 import pyarrow as pa
 
 from extract import landing
-from pipeline.errors import LandingError
 from pipeline.influxdb import (
     InfluxTarget,
     flux_csv,
@@ -276,20 +275,17 @@ def landed_watermarks(data_dir: Path) -> dict[str, datetime]:
     folder = landing.table_dir(data_dir, TABLE)
     if not folder.is_dir() or not any(folder.glob("*.parquet")):
         return {}
-    sql = (
-        "select meter_id, max(measured_at) from read_parquet(?) "
-        "where measured_at is not null group by meter_id"
+    latest = landing.query(
+        data_dir,
+        TABLE,
+        "select meter_id, max(measured_at) as measured_at from landed "
+        "where measured_at is not null group by meter_id",
     )
-    try:
-        with duckdb.connect() as connection:
-            connection.execute("set TimeZone = 'UTC'")
-            rows = connection.execute(sql, [landing.glob(data_dir, TABLE)]).fetchall()
-    except duckdb.Error as error:
-        raise LandingError(
-            f"cannot read the landing table {TABLE} under {data_dir}: "
-            f"{str(error).splitlines()[0]}; move the damaged file away and "
-            "run again (--full-refresh re-reads what it held)"
-        ) from None
+    rows = zip(
+        latest.column("meter_id").to_pylist(),
+        latest.column("measured_at").to_pylist(),
+        strict=True,
+    )
     return {meter_id: instant.astimezone(UTC) for meter_id, instant in rows}
 
 

@@ -121,17 +121,30 @@ def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
     ensure(data_dir)
     names = ", ".join(SCHEMAS[table].names)
     keys = ", ".join(key)
-    sql = f"""
+    return query(
+        data_dir,
+        table,
+        f"""
         select {names}
-        from read_parquet(?)
+        from landed
         qualify row_number() over (
             partition by {keys} order by extracted_at desc
         ) = 1
-    """
+        """,
+    )
+
+
+def query(data_dir: Path, table: str, sql: str) -> pa.Table:
+    """Run `sql` over every file of `table`, named `landed` in it; a damaged
+    file gives one line that says what to do."""
     try:
         with duckdb.connect() as connection:
             connection.execute("set TimeZone = 'UTC'")
-            return connection.execute(sql, [glob(data_dir, table)]).to_arrow_table()
+            pattern = glob(data_dir, table).replace("'", "''")
+            connection.execute(
+                f"create temp view landed as select * from read_parquet('{pattern}')"
+            )
+            return connection.execute(sql).to_arrow_table()
     except duckdb.Error as error:
         raise LandingError(
             f"cannot read the landing table {table} under {data_dir}: "
