@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#- Daily consumption of every meter: physical, master and virtual. -#}
 with physical as (
     select * from {{ ref('int_daily_consumption_physical') }}

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 with physical as (
     select
         meter_id,

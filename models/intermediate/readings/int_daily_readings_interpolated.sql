@@ -5,14 +5,16 @@
     int_reading_segments is expanded into the local midnights it contains,
     so cost grows with meters x days, and the counter comes from the segment's
     rule. A midnight at which a reading was taken gets that reading exactly.
-    Each row also carries the instant that ends its day for consumption (the
-    next midnight, or the end of life) and, when that instant still lies
-    inside the same segment, the counter there (next_value_in_segment); the
-    few days that contain a reading leave it null and take the next row's
-    reading instead. So daily consumption needs no window over all days.
+    Each day row also carries the counter at the instant that ends the day
+    for consumption (next_at: the next midnight, or the end of life) as
+    next_value: from the day's own segment when that instant lies inside it,
+    else from the segment owning the day's end, found among the segments,
+    never by a join over all days. So daily consumption needs neither a
+    window nor a join over all days.
     Counters are rounded to 1e-9 of their unit, far below any meter's
     resolution, so results do not depend on float noise.
 -#}
+{%- set max_gap_us = var('anomaly_max_reading_gap_days') * 86400000000 -%}
 with segments as (
     select * from {{ ref('int_reading_segments') }}
 ),
@@ -91,6 +93,78 @@ life_ends as (
         <> {{ local_midnight(local_date('segments.segment_end_at')) }}
 ),
 
+-- The segment that owns the end of a day containing a reading (the last
+-- segment starting in that day, or the one starting exactly at its end):
+-- the counter there, whether it is estimated, whether measurement backs it.
+segment_starts as (
+    select
+        *,
+        {{ local_date('segment_start_at') }} as start_day,
+        {{ local_midnight(local_date('segment_start_at')) }}
+            as start_midnight_at
+    from segments
+    where segment_kind <> 'before_first'
+),
+
+day_end_owners as (
+    select
+        *,
+        case
+            when segment_start_at = start_midnight_at then start_day - 1
+            else start_day
+        end as owned_day,
+        case
+            when segment_start_at = start_midnight_at then segment_start_at
+            else least({{ local_midnight('start_day + 1') }}, life_end_at)
+        end as owned_end_at
+    from segment_starts
+),
+
+owned_day_ends as (
+    select
+        day_end_owners.*,
+        case
+            when day_end_owners.is_seasonal
+                then
+                    weights.weight_at_day_start + weights.density_per_day * (
+                        epoch_us(day_end_owners.owned_end_at)
+                        - epoch_us(weights.day_start_at)
+                    ) / 86400000000.0 - day_end_owners.anchor_weight
+            else (
+                epoch_us(day_end_owners.owned_end_at)
+                - epoch_us(day_end_owners.anchor_at)
+            ) / 86400000000.0
+        end as end_weight_since_anchor
+    from day_end_owners
+    left join weights
+        on
+            day_end_owners.pattern_id = weights.pattern_id
+            and {{ local_date('day_end_owners.owned_end_at') }} = weights.day
+    where
+        day_end_owners.owned_end_at = day_end_owners.anchor_at
+        or day_end_owners.owned_end_at < day_end_owners.segment_end_at
+        or (
+            day_end_owners.segment_kind = 'after_last'
+            and day_end_owners.owned_end_at <= day_end_owners.segment_end_at
+        )
+),
+
+day_ends as (
+    select
+        meter_id,
+        owned_day as day,
+        case
+            when owned_end_at = anchor_at then anchor_value
+            else {{ segment_counter('end_weight_since_anchor') }}
+        end as next_value,
+        owned_end_at <> anchor_at and segment_kind <> 'between'
+            as is_next_estimated,
+        owned_end_at = anchor_at
+        or epoch_us(next_reading_at) - epoch_us(previous_reading_at)
+        <= {{ max_gap_us }} as is_next_backed
+    from owned_day_ends
+),
+
 instants as (
     select * from day_starts
     union all
@@ -112,29 +186,69 @@ weighed as (
         next_at < segment_end_at or segment_kind = 'after_last'
             as is_next_in_segment
     from instants
+),
+
+counted as (
+    select
+        meter_id,
+        day,
+        reading_at,
+        case
+            when reading_at = anchor_at then anchor_value
+            else {{ segment_counter('weight_since_anchor') }}
+        end as reading_value,
+        case
+            when reading_at = anchor_at then 'measured'
+            when segment_kind <> 'between' then 'estimated'
+            when is_seasonal then 'seasonal'
+            else 'interpolated'
+        end as reading_method,
+        previous_reading_at,
+        next_reading_at,
+        next_at,
+        case
+            when is_next_in_segment
+                then {{ segment_counter('next_weight_since_anchor') }}
+        end as next_value,
+        segment_kind <> 'between' as is_next_estimated,
+        true as is_next_backed,
+        is_partial_day,
+        is_next_in_segment or day is null as is_end_in_segment
+    from weighed
 )
 
 select
     meter_id,
     day,
     reading_at,
-    case
-        when reading_at = anchor_at then anchor_value
-        else {{ segment_counter('weight_since_anchor') }}
-    end as reading_value,
-    case
-        when reading_at = anchor_at then 'measured'
-        when segment_kind <> 'between' then 'estimated'
-        when is_seasonal then 'seasonal'
-        else 'interpolated'
-    end as reading_method,
+    reading_value,
+    reading_method,
     previous_reading_at,
     next_reading_at,
     next_at,
-    case
-        when is_next_in_segment
-            then {{ segment_counter('next_weight_since_anchor') }}
-    end as next_value_in_segment,
-    segment_kind <> 'between' as is_next_estimated,
+    next_value,
+    is_next_estimated,
+    is_next_backed,
     is_partial_day
-from weighed
+from counted
+where is_end_in_segment
+union all
+select
+    counted.meter_id,
+    counted.day,
+    counted.reading_at,
+    counted.reading_value,
+    counted.reading_method,
+    counted.previous_reading_at,
+    counted.next_reading_at,
+    counted.next_at,
+    day_ends.next_value,
+    day_ends.is_next_estimated,
+    day_ends.is_next_backed,
+    counted.is_partial_day
+from counted
+inner join day_ends
+    on
+        counted.meter_id = day_ends.meter_id
+        and counted.day = day_ends.day
+where not counted.is_end_in_segment
