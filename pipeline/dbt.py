@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import rebuild
 from pipeline.errors import DbtError
 from pipeline.settings import Settings
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class DbtOutcome:
+    scope: str = ""
     seeds: int = 0
     models: int = 0
     unit_tests: int = 0
@@ -118,10 +120,13 @@ def build(
     project: Path = ROOT,
     *,
     unit_tests: bool = False,
+    full_refresh: bool = False,
 ) -> DbtOutcome:
     """Seeds, models and data tests (and the models' unit tests, which `make
-    test` runs and a production run skips); raises DbtError on any failure."""
-    args = ["build", "--quiet"]
+    test` runs and a production run skips), incremental when the previous
+    build allows (pipeline.rebuild); raises DbtError on any failure."""
+    plan = rebuild.plan(settings, project, as_of, full_refresh=full_refresh)
+    args = ["build", "--quiet", *plan.dbt_args]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     result = invoke(settings, as_of, args, project)
@@ -129,7 +134,7 @@ def build(
         raise DbtError(
             f"dbt could not run: {str(result.exception).splitlines()[0]}"
         ) from None
-    outcome = DbtOutcome()
+    outcome = DbtOutcome(scope=plan.describe())
     for node_result in result.result or []:
         node = node_result.node
         status = str(node_result.status)
@@ -154,6 +159,14 @@ def build(
             if kind == "test" and status == "fail":
                 detail = first_failing_row(settings, node) or detail
             outcome.failures.append(f"{kind} {node.name}: {detail}")
+    # Only when every model was built (none failed or was skipped) does the
+    # next build start from this one.
+    if all(
+        str(node_result.status) == "success"
+        for node_result in result.result or []
+        if str(node_result.node.resource_type) == "model"
+    ):
+        rebuild.record(settings, plan)
     if outcome.failures or not result.success:
         first = outcome.failures[0] if outcome.failures else "see the dbt log"
         raise DbtError(

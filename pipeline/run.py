@@ -147,7 +147,9 @@ def run(
         with stage(summary, "dbt"):
             check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
-            summary.dbt = build(settings, as_of, project_dir())
+            summary.dbt = build(
+                settings, as_of, project_dir(), full_refresh=full_refresh
+            )
             take_snapshot(settings)
             count_anomalies(settings, summary)
         if settings.demo_mode:
@@ -276,6 +278,7 @@ def render(summary: RunSummary) -> str:
             f"{outcome.unit_tests} unit tests; data tests {outcome.tests_passed} "
             f"passed, {outcome.tests_warned} warned, {outcome.tests_failed} failed"
         )
+        lines.append(f"    {outcome.scope}")
         lines.extend(f"    warning: {name}" for name in outcome.warnings)
     lines.append(
         f"  loaded: {summary.points_written} points written, "

@@ -21,7 +21,7 @@ DEMO_AS_OF = "2026-11-27T10:00:00Z"
 SWITCHED_OFF = ("INFLUX_URL", "INFLUX_TOKEN", "TIBBER_API_TOKEN")
 
 
-def demo_environment(data_dir: Path) -> dict[str, str]:
+def demo_environment(data_dir: Path, as_of: str = DEMO_AS_OF) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -31,7 +31,7 @@ def demo_environment(data_dir: Path) -> dict[str, str]:
     env.update(
         {
             "DATA_DIR": str(data_dir),
-            "AS_OF": DEMO_AS_OF,
+            "AS_OF": as_of,
             "METER_TIMEZONE": "Europe/Berlin",
             "PYTHONUNBUFFERED": "1",
         }
@@ -43,19 +43,23 @@ def pipeline_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", *args]
 
 
-def run_pipeline(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_pipeline(
+    data_dir: Path, *args: str, as_of: str = DEMO_AS_OF
+) -> subprocess.CompletedProcess[str]:
     """`python -m pipeline <args>` (default: run) against data_dir."""
     return subprocess.run(
         pipeline_command(*(args or ("run",))),
         cwd=ROOT,
-        env=demo_environment(data_dir),
+        env=demo_environment(data_dir, as_of),
         capture_output=True,
         text=True,
         check=False,
     )
 
 
-def start_pipeline(data_dir: Path, *args: str, **popen: object) -> subprocess.Popen:
+def start_pipeline(
+    data_dir: Path, *args: str, as_of: str = DEMO_AS_OF, **popen: object
+) -> subprocess.Popen:
     """`python -m pipeline <args>` started in the background (text pipes)."""
     options: dict[str, object] = {
         "stdout": subprocess.PIPE,
@@ -66,7 +70,7 @@ def start_pipeline(data_dir: Path, *args: str, **popen: object) -> subprocess.Po
     return subprocess.Popen(
         pipeline_command(*args),
         cwd=ROOT,
-        env=demo_environment(data_dir),
+        env=demo_environment(data_dir, as_of),
         **options,  # type: ignore[arg-type]
     )
 

@@ -170,7 +170,7 @@ def test_runs_killed_in_each_stage_are_completed_by_the_next_run(
 
     # dbt: halfway through the models; nothing published yet
     kill_when_logged(
-        house, "dbt.log", "START sql table model intermediate.int_master_readings"
+        house, "dbt.log", "START sql incremental model intermediate.int_master_readings"
     )
     assert landing_rows(house.data_dir) == baseline.landing
     assert house.processed() == {}

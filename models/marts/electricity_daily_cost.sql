@@ -4,6 +4,12 @@
     hours before the meter's installation. Hours without cost are counted,
     not guessed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt(none, 'day_start_at', 'cost_day_start_at') }}",
+) }}
+
 with hours as (
     select
         home_id,
@@ -12,6 +18,7 @@ with hours as (
         arg_max_null(consumption_kwh, extracted_at) as consumption_kwh,
         arg_max_null(currency, extracted_at) as currency
     from {{ ref('stg_landing__tibber_hours') }}
+    where {{ rebuilt(none, 'hour_start_at', 'cost_day_start_at') }}
     group by home_id, hour_start_at
 ),
 

@@ -8,9 +8,16 @@
     at their 30 days, so the cost grows with them, not with all days.
 -#}
 {%- set minimums = var('anomaly_min_consumption') -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
+) }}
 
+-- Incremental: the rebuilt meters, and the rebuilt days with the 30 before.
 with days as (
     select * from {{ ref('meter_daily_consumption') }}
+    where {{ rebuilt('meter_id', 'day_start_at', lookback_days=32) }}
 ),
 
 meters as (
@@ -27,7 +34,10 @@ candidates as (
         meters.pattern_id
     from days
     inner join meters on days.meter_id = meters.meter_id
-    where days.is_measurement_backed and not days.is_partial
+    where
+        days.is_measurement_backed
+        and not days.is_partial
+        and {{ rebuilt('days.meter_id', 'days.day_start_at') }}
 ),
 
 preceding_days as (

@@ -1,6 +1,13 @@
 {#- The sum of each month's daily consumption. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'month_start_at', 'month_start_at') }}",
+) }}
+
 with days as (
     select * from {{ ref('meter_daily_consumption') }}
+    where {{ rebuilt('meter_id', 'day_start_at', 'month_start_at') }}
 ),
 
 calendar as (

@@ -1,4 +1,10 @@
 {#- The reading at each month's first local midnight. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'month_start_at', 'month_start_at') }}",
+) }}
+
 select
     meter_id,
     meter_type,
@@ -9,4 +15,6 @@ select
     reading_method,
     is_estimated
 from {{ ref('meter_daily_readings') }}
-where day(day) = 1
+where
+    day(day) = 1
+    and {{ rebuilt('meter_id', 'day_start_at', 'month_start_at') }}

@@ -4,8 +4,15 @@
     the swap day holds the old meter's consumption up to the boundary plus
     the new meter's after it. Flags come from the period's sources that day.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
+) }}
+
 with readings as (
     select * from {{ ref('int_master_readings_combined') }}
+    where {{ rebuilt('meter_id', 'reading_at') }}
 ),
 
 periods as (
@@ -14,6 +21,12 @@ periods as (
 
 source_days as (
     select * from {{ ref('int_daily_consumption_physical') }}
+    where
+        {{ rebuilt(none, 'day_start_at') }}
+        or meter_id in (
+            select source_meter_id from periods
+            where {{ rebuilt('meter_id', none) }}
+        )
 ),
 
 sequenced as (

@@ -11,9 +11,15 @@
     microseconds: timestamptz subtraction goes through ICU's calendar, slowly.
 -#}
 {%- set max_gap_us = var('anomaly_max_reading_gap_days') * 86400000000 -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
+) }}
 
 with readings as (
     select * from {{ ref('int_daily_readings_interpolated') }}
+    where {{ rebuilt('meter_id', 'reading_at') }}
 ),
 
 estimated_inputs as (

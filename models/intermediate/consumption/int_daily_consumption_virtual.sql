@@ -5,6 +5,12 @@
     subtract component without a row that day (not yet installed) counts 0.
     Never clipped at zero: base = parts + remainder must hold for cost splits.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
+) }}
+
 with components as (
     select * from {{ ref('stg_house__virtual_meter_components') }}
 ),
@@ -24,6 +30,16 @@ component_days as (
     select * from {{ ref('int_daily_consumption_master') }}
 ),
 
+rebuilt_component_days as (
+    select * from component_days
+    where
+        {{ rebuilt(none, 'day_start_at') }}
+        or meter_id in (
+            select component_meter_id from components
+            where {{ rebuilt('meter_id', none) }}
+        )
+),
+
 converted as (
     select
         components.meter_id,
@@ -40,11 +56,12 @@ converted as (
         on
             components.component_unit = conversions.from_unit
             and virtual_meters.unit = conversions.to_unit
-    inner join component_days
+    inner join rebuilt_component_days as component_days
         on components.component_meter_id = component_days.meter_id
     where
         component_days.day_start_at >= virtual_meters.installed_at
         and component_days.day_start_at < virtual_meters.life_end_at
+        and {{ rebuilt('components.meter_id', 'component_days.day_start_at') }}
 )
 
 select

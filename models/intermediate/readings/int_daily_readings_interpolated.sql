@@ -15,8 +15,34 @@
     resolution, so results do not depend on float noise.
 -#}
 {%- set max_gap_us = var('anomaly_max_reading_gap_days') * 86400000000 -%}
-with segments as (
-    select * from {{ ref('int_reading_segments') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'reading_at') }}",
+) }}
+
+with meters as (
+    select * from {{ ref('int_meters_enriched') }}
+),
+
+-- The after_last segment ends at the meter's end of life. In an incremental
+-- build: the rebuilt meters' segments, and every meter's segments that reach
+-- into the rebuilt days.
+segments as (
+    select
+        segments.* exclude (segment_end_at),
+        case
+            when segments.segment_kind = 'after_last' then meters.life_end_at
+            else segments.segment_end_at
+        end as segment_end_at,
+        meters.life_end_at
+    from {{ ref('int_reading_segments') }} as segments
+    inner join meters on segments.meter_id = meters.meter_id
+    where
+        {{ rebuilt(
+            'segments.meter_id',
+            'coalesce(segments.segment_end_at, meters.life_end_at)'
+        ) }}
 ),
 
 calendar as (
@@ -231,7 +257,7 @@ select
     is_next_backed,
     is_partial_day
 from counted
-where is_end_in_segment
+where is_end_in_segment and {{ rebuilt('meter_id', 'reading_at') }}
 union all
 select
     counted.meter_id,
@@ -251,4 +277,6 @@ inner join day_ends
     on
         counted.meter_id = day_ends.meter_id
         and counted.day = day_ends.day
-where not counted.is_end_in_segment
+where
+    not counted.is_end_in_segment
+    and {{ rebuilt('counted.meter_id', 'counted.reading_at') }}

@@ -5,7 +5,15 @@
     master's reading at the period start equal to the previous period's
     reading at its end, so no consumption is lost or invented at a swap:
     offset_p = offset_(p-1) + S_(p-1)(start_p) - S_p(start_p).
+    Incremental: the rebuilt masters wholly; for the others the rebuilt
+    days, with the source readings at period starts that fix the offsets.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', 'reading_at') }}",
+) }}
+
 with periods as (
     select * from {{ ref('stg_house__master_meter_periods') }}
 ),
@@ -13,10 +21,6 @@ with periods as (
 masters as (
     select * from {{ ref('int_meters_enriched') }}
     where meter_type = 'master'
-),
-
-sources as (
-    select * from {{ ref('int_daily_readings_interpolated') }}
 ),
 
 conversions as (
@@ -33,6 +37,17 @@ bounded_periods as (
         min({{ local_midnight('periods.ends_on + 1') }}) as period_end_at
     from periods
     group by periods.meter_id, periods.period_number
+),
+
+sources as (
+    select * from {{ ref('int_daily_readings_interpolated') }}
+    where
+        {{ rebuilt(none, 'reading_at') }}
+        or meter_id in (
+            select source_meter_id from periods
+            where {{ rebuilt('meter_id', none) }}
+        )
+        or reading_at in (select period_start_at from bounded_periods)
 ),
 
 period_sums as (
@@ -147,3 +162,4 @@ where
     )
     and complete_sums.reading_at >= masters.installed_at
     and complete_sums.reading_at <= masters.life_end_at
+    and {{ rebuilt('complete_sums.meter_id', 'complete_sums.reading_at') }}

@@ -7,15 +7,24 @@
       seasonal weight when the meter has a pattern and the gap is at least
       seasonal_min_gap_days long (interpolated or seasonal). v is exact at
       both readings, so consumption between them is conserved;
-    - after_last: from the last reading to the end of life (as_of, or the
+    - after_last: from the last reading on, open (segment_end_at null: the
+      interpolation ends it at the meter's end of life, as_of or the
       removal), at the rate of the last 365 days of readings for an active
       meter and flat for a removed one (estimated).
     A meter with a single reading, or whose readings never change, has rate 0.
     W is in days: time weight = days since the epoch; seasonal weight from
-    int_seasonal_weights_daily (a year accumulates 1).
+    int_seasonal_weights_daily (a year accumulates 1). Nothing here depends
+    on as_of, so an incremental build recomputes only the rebuilt meters.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', none) }}",
+) }}
+
 with readings as (
     select * from {{ ref('int_readings_combined') }}
+    where {{ rebuilt('meter_id', none) }}
 ),
 
 meters as (
@@ -34,7 +43,6 @@ weighted as (
         readings.reading_value,
         meters.pattern_id,
         meters.installed_at,
-        meters.life_end_at,
         meters.is_removed,
         {{ days_since_epoch('readings.reading_at') }} as time_weight,
         weights.weight_at_day_start + weights.density_per_day * (
@@ -173,7 +181,7 @@ after_last as (
         last_readings.meter_id,
         'after_last' as segment_kind,
         last_readings.reading_at as segment_start_at,
-        last_readings.life_end_at as segment_end_at,
+        null::timestamptz as segment_end_at,
         last_readings.reading_at as anchor_at,
         last_readings.reading_value as anchor_value,
         last_readings.reading_at as previous_reading_at,
@@ -213,7 +221,6 @@ segments as (
 
 select
     segments.*,
-    meters.pattern_id,
-    meters.life_end_at
+    meters.pattern_id
 from segments
 inner join meters on segments.meter_id = meters.meter_id

@@ -17,9 +17,15 @@
     the running maximum (bad readings lie below it).
 -#}
 {%- set passes = var('max_counter_resets') -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', none) }}",
+) }}
 
 with readings as (
     select * from {{ ref('stg_landing__readings') }}
+    where {{ rebuilt('meter_id', none) }}
 ),
 
 meters as (

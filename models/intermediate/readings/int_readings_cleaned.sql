@@ -1,4 +1,5 @@
 {#- The readings kept by cleaning: one per (meter, instant), cumulative. -#}
+{{ config(materialized='view') }}
 select
     meter_id,
     measured_at,

@@ -2,14 +2,22 @@
     The readings that drive every physical meter: cleaned manual readings,
     except that inside the Tibber stretch the Tibber counter (one reading per
     hour boundary) replaces them. Manual readings there are only compared
-    (int_tibber_manual_deviations).
+    (int_tibber_manual_deviations). Incremental: the rebuilt meters only.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('meter_id', none) }}",
+) }}
+
 with manual as (
     select * from {{ ref('int_readings_cleaned') }}
+    where {{ rebuilt('meter_id', none) }}
 ),
 
 tibber as (
     select * from {{ ref('int_tibber_counter') }}
+    where {{ rebuilt('meter_id', none) }}
 ),
 
 stretch as (

@@ -1,0 +1,285 @@
+"""What a build recomputes: everything, or only what its inputs changed.
+
+After every build whose models all succeeded, the warehouse keeps a
+`build_state`: a fingerprint of the dbt project and the settings it reads,
+the build's as_of, the latest extraction it saw and how many landing files
+existed. The next build is incremental when that state still describes the
+project and nothing it saw went away; it then recomputes
+- every row of the meters whose landed readings (or Tibber hours) arrived
+  since, whose readings crossed from after the old as_of to before the new
+  one, or whose installation or removal lies around those days; and the
+  master and virtual meters built on them;
+- for every other meter, only the days from the old as_of's day on (and the
+  months from its month on): what a moving as_of changes.
+It writes that scope to two warehouse tables (`rebuild_meters`,
+`rebuild_window`) which the incremental models read (macros/rebuild.sql).
+Anything else (first build, another project or house, as_of moved back, a
+landing file removed, --full-refresh) rebuilds everything.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from extract import landing
+from pipeline.errors import LandingError
+from pipeline.settings import Settings
+
+STATE_DDL = """
+create table if not exists main.build_state (
+    fingerprint varchar, as_of_at timestamptz, landed_until timestamptz,
+    landing_files integer, last_landing_file varchar, built_at timestamptz
+)
+"""
+FINGERPRINTED = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
+
+
+@dataclass
+class BuildPlan:
+    full_refresh: bool
+    reason: str
+    fingerprint: str
+    as_of: datetime
+    landed_until: datetime | None
+    landing_files: int
+    last_landing_file: str
+    rebuilt_meters: list[str]
+
+    @property
+    def dbt_args(self) -> list[str]:
+        return ["--full-refresh"] if self.full_refresh else []
+
+    def describe(self) -> str:
+        if self.full_refresh:
+            return f"full build ({self.reason})"
+        return (
+            f"incremental: {len(self.rebuilt_meters)} meters rebuilt, "
+            "the others from the previous as_of's day"
+        )
+
+
+@dataclass
+class BuildState:
+    fingerprint: str
+    as_of: datetime
+    landed_until: datetime | None
+    landing_files: int
+    last_landing_file: str
+
+
+def warehouse_path(settings: Settings) -> Path:
+    return settings.data_dir / "warehouse.duckdb"
+
+
+def fingerprint(settings: Settings, project: Path) -> str:
+    """Changes when the models, macros, seeds or the settings they read do."""
+    digest = hashlib.sha256()
+    for setting in (
+        settings.timezone,
+        settings.tibber_meter_id,
+        settings.tibber_home_id or "",
+    ):
+        digest.update(setting.encode() + b"\0")
+    for name in FINGERPRINTED:
+        root = project / name
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file():
+                digest.update(str(path.relative_to(project)).encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def landing_files(settings: Settings) -> list[str]:
+    """Every landing file's name; names start with the time of writing."""
+    return sorted(
+        path.name
+        for table in landing.SCHEMAS
+        for path in landing.table_dir(settings.data_dir, table).glob("*.parquet")
+    )
+
+
+def read_state(settings: Settings) -> BuildState | None:
+    path = warehouse_path(settings)
+    if not path.exists():
+        return None
+    with duckdb.connect(str(path)) as db:
+        found = db.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'build_state'"
+        ).fetchone()[0]
+        if not found:
+            return None
+        row = db.execute(
+            "select fingerprint, as_of_at, landed_until, landing_files, "
+            "last_landing_file from main.build_state"
+        ).fetchone()
+    return BuildState(*row) if row else None
+
+
+def plan(
+    settings: Settings, project: Path, as_of: datetime, *, full_refresh: bool = False
+) -> BuildPlan:
+    files = landing_files(settings)
+    current = BuildPlan(
+        full_refresh=True,
+        reason="first build",
+        fingerprint=fingerprint(settings, project),
+        as_of=as_of,
+        landed_until=latest_extraction(settings),
+        landing_files=len(files),
+        last_landing_file=files[-1] if files else "",
+        rebuilt_meters=[],
+    )
+    previous = read_state(settings)
+    if full_refresh:
+        current.reason = "--full-refresh"
+    elif previous is None:
+        pass
+    elif previous.fingerprint != current.fingerprint:
+        current.reason = "the models, seeds or settings changed"
+    elif as_of < previous.as_of:
+        current.reason = "as_of moved back"
+    elif (
+        sum(name <= previous.last_landing_file for name in files)
+        != previous.landing_files
+    ):
+        current.reason = "landing files were removed or replaced"
+    else:
+        current.full_refresh = False
+        current.reason = "incremental"
+        current.rebuilt_meters = rebuilt_meters(settings, project, previous, as_of)
+        write_scope(settings, current, previous, first_changed_hour(settings, previous))
+    return current
+
+
+def latest_extraction(settings: Settings) -> datetime | None:
+    latest = None
+    for table in landing.SCHEMAS:
+        try:
+            value = (
+                landing.query(
+                    settings.data_dir, table, "select max(extracted_at) from landed"
+                )
+                .column(0)[0]
+                .as_py()
+            )
+        except LandingError:
+            value = None
+        if value is not None and (latest is None or value > latest):
+            latest = value
+    return latest
+
+
+def first_changed_hour(settings: Settings, previous: BuildState) -> datetime | None:
+    """The earliest Tibber hour landed since the previous build."""
+    since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
+    return (
+        landing.query(
+            settings.data_dir,
+            "tibber_hours",
+            "select min(hour_start_at) from landed "
+            f"where extracted_at > '{since.isoformat()}'::timestamptz",
+        )
+        .column(0)[0]
+        .as_py()
+    )
+
+
+def rebuilt_meters(
+    settings: Settings, project: Path, previous: BuildState, as_of: datetime
+) -> list[str]:
+    """The meters every row of which this build recomputes."""
+    since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
+    changed = {
+        row["meter_id"]
+        for row in landing.query(
+            settings.data_dir,
+            "readings",
+            f"""
+            select distinct meter_id from landed
+            where extracted_at > '{since.isoformat()}'::timestamptz
+               or measured_at between '{previous.as_of.isoformat()}'::timestamptz
+                                  and '{as_of.isoformat()}'::timestamptz
+            """,
+        ).to_pylist()
+    }
+    if first_changed_hour(settings, previous) is not None:
+        changed.add(settings.tibber_meter_id)
+    seeds = project / "seeds"
+    zone = ZoneInfo(settings.timezone)
+    first_day = previous.as_of.astimezone(zone).date() - timedelta(days=1)
+    last_day = as_of.astimezone(zone).date() + timedelta(days=1)
+    for row in read_csv(seeds / "meters.csv"):
+        for field in ("installed_on", "removed_on"):
+            if row[field] and first_day <= date.fromisoformat(row[field]) <= last_day:
+                changed.add(row["meter_id"])
+    built_on = [
+        (row["meter_id"], row["source_meter_id"])
+        for row in read_csv(seeds / "master_meter_periods.csv")
+    ] + [
+        (row["meter_id"], row["component_meter_id"])
+        for row in read_csv(seeds / "virtual_meter_components.csv")
+    ]
+    while True:
+        more = {meter for meter, source in built_on if source in changed} - changed
+        if not more:
+            return sorted(changed)
+        changed |= more
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_scope(
+    settings: Settings,
+    current: BuildPlan,
+    previous: BuildState,
+    first_hour: datetime | None,
+) -> None:
+    """The scope the incremental models read: the rebuilt meters; the local
+    day and month from which every meter's rows are recomputed; the day from
+    which the Tibber cost is (revised hours reach back up to 30 days)."""
+    zone = ZoneInfo(settings.timezone)
+    day = previous.as_of.astimezone(zone).date()
+    day_start = datetime.combine(day, time(), zone).astimezone(UTC)
+    month_start = datetime.combine(day.replace(day=1), time(), zone).astimezone(UTC)
+    cost_day = min(day, first_hour.astimezone(zone).date()) if first_hour else day
+    cost_start = datetime.combine(cost_day, time(), zone).astimezone(UTC)
+    with duckdb.connect(str(warehouse_path(settings))) as db:
+        db.execute(
+            "create or replace table main.rebuild_meters as "
+            "select unnest(?::varchar[]) as meter_id",
+            [current.rebuilt_meters],
+        )
+        db.execute(
+            "create or replace table main.rebuild_window as select "
+            "? as day_start_at, ? as month_start_at, ? as cost_day_start_at",
+            [day_start.isoformat(), month_start.isoformat(), cost_start.isoformat()],
+        )
+
+
+def record(settings: Settings, current: BuildPlan) -> None:
+    """After a build whose models all succeeded: the next one starts here."""
+    with duckdb.connect(str(warehouse_path(settings))) as db:
+        db.execute(STATE_DDL)
+        db.execute("delete from main.build_state")
+        db.execute(
+            "insert into main.build_state values (?, ?, ?, ?, ?, now())",
+            [
+                current.fingerprint,
+                current.as_of,
+                current.landed_until,
+                current.landing_files,
+                current.last_landing_file,
+            ],
+        )
