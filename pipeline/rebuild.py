@@ -54,7 +54,20 @@ class BuildPlan:
 
     @property
     def dbt_args(self) -> list[str]:
-        return ["--full-refresh"] if self.full_refresh else []
+        """A full build builds everything. An incremental one leaves out
+        what only the code and the seeds define, both unchanged since the
+        previous build: the seeds and the views tagged static (their tests
+        still run)."""
+        if self.full_refresh:
+            return ["--full-refresh"]
+        return [
+            "--select",
+            "resource_type:model resource_type:test resource_type:unit_test",
+            "--exclude",
+            "tag:static",
+            "--indirect-selection",
+            "empty",
+        ]
 
     def describe(self) -> str:
         if self.full_refresh:
@@ -156,7 +169,18 @@ def plan(
         current.full_refresh = False
         current.reason = "incremental"
         current.rebuilt_meters = rebuilt_meters(settings, project, previous, as_of)
-        write_scope(settings, current, previous, first_changed_hour(settings, previous))
+        read_meters = {
+            source
+            for meter, source in composition(project)
+            if meter in current.rebuilt_meters
+        } - set(current.rebuilt_meters)
+        write_scope(
+            settings,
+            current,
+            previous,
+            first_changed_hour(settings, previous, as_of),
+            read_meters,
+        )
     return current
 
 
@@ -178,15 +202,22 @@ def latest_extraction(settings: Settings) -> datetime | None:
     return latest
 
 
-def first_changed_hour(settings: Settings, previous: BuildState) -> datetime | None:
-    """The earliest Tibber hour landed since the previous build."""
+def first_changed_hour(
+    settings: Settings, previous: BuildState, as_of: datetime
+) -> datetime | None:
+    """The earliest Tibber hour landed since the previous build, or ending
+    between its as_of and this one (landed earlier, visible only now)."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     return (
         landing.query(
             settings.data_dir,
             "tibber_hours",
-            "select min(hour_start_at) from landed "
-            f"where extracted_at > '{since.isoformat()}'::timestamptz",
+            f"""
+            select min(hour_start_at) from landed
+            where extracted_at > '{since.isoformat()}'::timestamptz
+               or (hour_end_at > '{previous.as_of.isoformat()}'::timestamptz
+                   and hour_end_at <= '{as_of.isoformat()}'::timestamptz)
+            """,
         )
         .column(0)[0]
         .as_py()
@@ -206,12 +237,12 @@ def rebuilt_meters(
             f"""
             select distinct meter_id from landed
             where extracted_at > '{since.isoformat()}'::timestamptz
-               or measured_at between '{previous.as_of.isoformat()}'::timestamptz
-                                  and '{as_of.isoformat()}'::timestamptz
+               or (measured_at > '{previous.as_of.isoformat()}'::timestamptz
+                   and measured_at <= '{as_of.isoformat()}'::timestamptz)
             """,
         ).to_pylist()
     }
-    if first_changed_hour(settings, previous) is not None:
+    if first_changed_hour(settings, previous, as_of) is not None:
         changed.add(settings.tibber_meter_id)
     seeds = project / "seeds"
     zone = ZoneInfo(settings.timezone)
@@ -221,18 +252,24 @@ def rebuilt_meters(
         for field in ("installed_on", "removed_on"):
             if row[field] and first_day <= date.fromisoformat(row[field]) <= last_day:
                 changed.add(row["meter_id"])
-    built_on = [
+    built_on = composition(project)
+    while True:
+        more = {meter for meter, source in built_on if source in changed} - changed
+        if not more:
+            return sorted(changed)
+        changed |= more
+
+
+def composition(project: Path) -> list[tuple[str, str]]:
+    """(master or virtual meter, a meter it is built on), from the seeds."""
+    seeds = project / "seeds"
+    return [
         (row["meter_id"], row["source_meter_id"])
         for row in read_csv(seeds / "master_meter_periods.csv")
     ] + [
         (row["meter_id"], row["component_meter_id"])
         for row in read_csv(seeds / "virtual_meter_components.csv")
     ]
-    while True:
-        more = {meter for meter, source in built_on if source in changed} - changed
-        if not more:
-            return sorted(changed)
-        changed |= more
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -245,8 +282,10 @@ def write_scope(
     current: BuildPlan,
     previous: BuildState,
     first_hour: datetime | None,
+    read_meters: set[str],
 ) -> None:
-    """The scope the incremental models read: the rebuilt meters; the local
+    """The scope the incremental models read: the rebuilt meters (and, not
+    rebuilt, the meters they are built on, whose rows they read); the local
     day and month from which every meter's rows are recomputed; the day from
     which the Tibber cost is (revised hours reach back up to 30 days)."""
     zone = ZoneInfo(settings.timezone)
@@ -257,9 +296,12 @@ def write_scope(
     cost_start = datetime.combine(cost_day, time(), zone).astimezone(UTC)
     with duckdb.connect(str(warehouse_path(settings))) as db:
         db.execute(
-            "create or replace table main.rebuild_meters as "
-            "select unnest(?::varchar[]) as meter_id",
-            [current.rebuilt_meters],
+            "create or replace table main.rebuild_meters as select "
+            "unnest(?::varchar[]) as meter_id, unnest(?::boolean[]) as is_rebuilt",
+            [
+                [*current.rebuilt_meters, *read_meters],
+                [True] * len(current.rebuilt_meters) + [False] * len(read_meters),
+            ],
         )
         db.execute(
             "create or replace table main.rebuild_window as select "

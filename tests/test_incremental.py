@@ -24,11 +24,9 @@ COMPARED = [
     "intermediate.int_readings_combined",
     "intermediate.int_reading_segments",
     "intermediate.int_daily_readings_interpolated",
-    "intermediate.int_daily_consumption_physical",
     "intermediate.int_master_readings_combined",
     "intermediate.int_daily_consumption_master",
     "intermediate.int_daily_consumption_virtual",
-    "main.meter_monthly_readings",
     "main.meter_monthly_consumption",
     "main.meter_anomalies",
     "main.electricity_daily_cost",
@@ -156,3 +154,28 @@ def test_nothing_new_rebuilds_no_meter_and_as_of_moved_back_rebuilds_all(
     assert "incremental: 0 meters rebuilt" in again
     back = run_at(demo_data_dir, "2026-11-20T10:00:00Z")
     assert "full build (as_of moved back)" in back
+
+
+def demo_settings(data_dir: Path, **overrides: str):
+    from pipeline.settings import load_settings
+
+    return load_settings(
+        data_dir, {"DATA_DIR": str(data_dir), "INFLUX_URL": "", **overrides}
+    )
+
+
+def test_a_removed_landing_file_or_changed_settings_rebuild_everything(
+    demo_data_dir: Path,
+) -> None:
+    from pipeline import rebuild
+    from pipeline.run import ROOT
+
+    as_of = datetime(2026, 11, 27, 11, tzinfo=UTC)
+    settings = demo_settings(demo_data_dir)
+    assert rebuild.plan(settings, ROOT, as_of).reason == "incremental"
+    other_zone = demo_settings(demo_data_dir, METER_TIMEZONE="Europe/London")
+    assert rebuild.plan(other_zone, ROOT, as_of).full_refresh
+    readings = sorted((demo_data_dir / "landing" / "readings").glob("2*.parquet"))
+    readings[0].unlink()
+    plan = rebuild.plan(settings, ROOT, as_of)
+    assert plan.describe() == "full build (landing files were removed or replaced)"

@@ -16,8 +16,9 @@
 
 -- Incremental: the rebuilt meters, and the rebuilt days with the 30 before.
 with days as (
-    select * from {{ ref('meter_daily_consumption') }}
-    where {{ rebuilt('meter_id', 'day_start_at', lookback_days=32) }}
+    {{ rebuilt_rows(
+        ref('meter_daily_consumption'), 'day_start_at', lookback_days=32
+    ) }}
 ),
 
 meters as (

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', tags=['static']) }}
 {#- Daily consumption of every meter: physical, master and virtual. -#}
 with physical as (
     select * from {{ ref('int_daily_consumption_physical') }}

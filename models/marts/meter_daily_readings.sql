@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', tags=['static']) }}
 with physical as (
     select
         meter_id,

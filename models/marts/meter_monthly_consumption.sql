@@ -6,8 +6,9 @@
 ) }}
 
 with days as (
-    select * from {{ ref('meter_daily_consumption') }}
-    where {{ rebuilt('meter_id', 'day_start_at', 'month_start_at') }}
+    {{ rebuilt_rows(
+        ref('meter_daily_consumption'), 'day_start_at', 'month_start_at'
+    ) }}
 ),
 
 calendar as (

@@ -1,9 +1,8 @@
-{#- The reading at each month's first local midnight. -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_rebuilt('meter_id', 'month_start_at', 'month_start_at') }}",
-) }}
+{#-
+    The reading at each month's first local midnight: the daily readings of
+    each month's first day. A view: it only filters meter_daily_readings.
+-#}
+{{ config(materialized='view', tags=['static']) }}
 
 select
     meter_id,
@@ -15,6 +14,4 @@ select
     reading_method,
     is_estimated
 from {{ ref('meter_daily_readings') }}
-where
-    day(day) = 1
-    and {{ rebuilt('meter_id', 'day_start_at', 'month_start_at') }}
+where day(day) = 1

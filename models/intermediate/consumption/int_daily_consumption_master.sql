@@ -11,8 +11,7 @@
 ) }}
 
 with readings as (
-    select * from {{ ref('int_master_readings_combined') }}
-    where {{ rebuilt('meter_id', 'reading_at') }}
+    {{ rebuilt_rows(ref('int_master_readings_combined'), 'reading_at') }}
 ),
 
 periods as (
@@ -20,13 +19,9 @@ periods as (
 ),
 
 source_days as (
-    select * from {{ ref('int_daily_consumption_physical') }}
-    where
-        {{ rebuilt(none, 'day_start_at') }}
-        or meter_id in (
-            select source_meter_id from periods
-            where {{ rebuilt('meter_id', none) }}
-        )
+    {{ rebuilt_rows(
+        ref('int_daily_consumption_physical'), 'day_start_at', meters='read'
+    ) }}
 ),
 
 sequenced as (

@@ -9,17 +9,14 @@
     anomaly_max_reading_gap_days long (an interpolated stretch between sparse
     readings cannot reveal an anomaly). Intervals are compared in
     microseconds: timestamptz subtraction goes through ICU's calendar, slowly.
+    A view: both ends of every day are on its row, so storing the difference
+    would only copy the table.
 -#}
 {%- set max_gap_us = var('anomaly_max_reading_gap_days') * 86400000000 -%}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
-) }}
+{{ config(materialized='view', tags=['static']) }}
 
 with readings as (
     select * from {{ ref('int_daily_readings_interpolated') }}
-    where {{ rebuilt('meter_id', 'reading_at') }}
 ),
 
 estimated_inputs as (

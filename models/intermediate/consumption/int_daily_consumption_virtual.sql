@@ -25,19 +25,13 @@ conversions as (
 ),
 
 component_days as (
-    select * from {{ ref('int_daily_consumption_physical') }}
+    {{ rebuilt_rows(
+        ref('int_daily_consumption_physical'), 'day_start_at', meters='read'
+    ) }}
     union all
-    select * from {{ ref('int_daily_consumption_master') }}
-),
-
-rebuilt_component_days as (
-    select * from component_days
-    where
-        {{ rebuilt(none, 'day_start_at') }}
-        or meter_id in (
-            select component_meter_id from components
-            where {{ rebuilt('meter_id', none) }}
-        )
+    {{ rebuilt_rows(
+        ref('int_daily_consumption_master'), 'day_start_at', meters='read'
+    ) }}
 ),
 
 converted as (
@@ -56,7 +50,7 @@ converted as (
         on
             components.component_unit = conversions.from_unit
             and virtual_meters.unit = conversions.to_unit
-    inner join rebuilt_component_days as component_days
+    inner join component_days
         on components.component_meter_id = component_days.meter_id
     where
         component_days.day_start_at >= virtual_meters.installed_at

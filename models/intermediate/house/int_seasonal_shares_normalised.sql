@@ -3,6 +3,7 @@
     twelve shares get the same pattern_id, so the weight calendar is built
     once per distinct pattern.
 -#}
+{{ config(materialized='view', tags=['static']) }}
 with patterns as (
     select * from {{ ref('stg_house__seasonal_patterns') }}
 ),

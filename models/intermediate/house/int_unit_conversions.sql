@@ -1,4 +1,5 @@
 {#- Every unit pair the house may convert between, with its factor. -#}
+{{ config(materialized='view', tags=['static']) }}
 {%- set gas_kwh_per_m3 = "cast(" ~ var('gas_energy_content_kwh_per_m3')
     ~ " as double) * cast(" ~ var('gas_z_factor') ~ " as double)" -%}
 

@@ -40,14 +40,12 @@ bounded_periods as (
 ),
 
 sources as (
-    select * from {{ ref('int_daily_readings_interpolated') }}
-    where
-        {{ rebuilt(none, 'reading_at') }}
-        or meter_id in (
-            select source_meter_id from periods
-            where {{ rebuilt('meter_id', none) }}
-        )
-        or reading_at in (select period_start_at from bounded_periods)
+    {{ rebuilt_rows(
+        ref('int_daily_readings_interpolated'),
+        'reading_at',
+        meters='read',
+        also='reading_at in (select period_start_at from bounded_periods)',
+    ) }}
 ),
 
 period_sums as (

@@ -1,5 +1,5 @@
 {#- The readings kept by cleaning: one per (meter, instant), cumulative. -#}
-{{ config(materialized='view') }}
+{{ config(materialized='view', tags=['static']) }}
 select
     meter_id,
     measured_at,
