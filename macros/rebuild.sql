@@ -1,18 +1,24 @@
 {#-
     Incremental builds (pipeline/rebuild.py decides and writes the scope).
+    In a full build every row is rebuilt. In an incremental one:
+    - every meter's rows from main.rebuild_window's day (months: its month;
+      Tibber cost: its cost day), what a moving as_of changes;
+    - the rebuilt meters' rows from their own day and month in
+      main.rebuild_meters (null: all their rows), what new readings change.
     `rebuilt(meter_column, instant_column, window, lookback_days)`: true for
-    the rows this build recomputes. In a full build, every row. In an
-    incremental one, the rows of the rebuilt meters (main.rebuild_meters)
-    and, for
-    every meter, the rows whose instant lies at or after main.rebuild_window's
-    `window` column (day_start_at, month_start_at or cost_day_start_at),
-    moved back by lookback_days. Either column may be none to leave that part
-    out. The scope is read when the model runs and written into its SQL as
-    constants, so DuckDB filters the big tables while scanning them.
-    `delete_rebuilt(...)`: the pre-hook that removes those rows first, so
-    the model's select, appended, replaces exactly them.
-    Unit tests (no `this`) test the full build; without a written scope
-    (`dbt docs generate` after a full build) the SQL is the full build's.
+    the rows this build recomputes; `window` names the grain (day_start_at,
+    month_start_at or cost_day_start_at); lookback_days moves every start
+    back; without instant_column, every row of a rebuilt meter.
+    `rebuilt_rows(relation, instant_column, ...)`: those rows of a big table,
+    as a union of separate scans that DuckDB prunes by its zone maps, not one
+    scan with an OR; meters='read' reads also the meters the rebuilt ones are
+    built on, from where those are rebuilt; `also`: older rows matching a
+    condition.
+    `delete_rebuilt(...)`: the pre-hook that removes them first, so the
+    model's select, appended, replaces exactly them.
+    The scope is read when the model runs and written into its SQL as
+    constants. Unit tests (no `this`) test the full build; without a written
+    scope (`dbt docs generate` after a full build) the SQL is the full build's.
 -#}
 
 {% macro rebuilding_incrementally() -%}
@@ -31,21 +37,55 @@
         ~ ' from main.rebuild_window'
     ) -%}
     {%- set meters = run_query(
-        'select meter_id, is_rebuilt from main.rebuild_meters order by meter_id'
+        'select meter_id, kind, day_start_at, month_start_at'
+        ~ ' from main.rebuild_meters order by meter_id'
     ) -%}
-    {%- set rebuilt_ids = [] -%}
-    {%- set read_ids = [] -%}
+    {%- set scope = {
+        'window': {
+            'day_start_at': window.columns[0].values()[0],
+            'month_start_at': window.columns[1].values()[0],
+            'cost_day_start_at': window.columns[2].values()[0],
+        },
+        'rebuilt': [],
+        'read': [],
+    } -%}
     {%- for row in meters.rows -%}
-        {%- do read_ids.append(row[0]) -%}
-        {%- if row[1] -%}{%- do rebuilt_ids.append(row[0]) -%}{%- endif -%}
+        {%- set meter = {
+            'meter_id': row[0],
+            'day_start_at': row[2],
+            'month_start_at': row[3],
+        } -%}
+        {%- do scope[row[1]].append(meter) -%}
     {%- endfor -%}
-    {{ return({
-        'day_start_at': window.columns[0].values()[0],
-        'month_start_at': window.columns[1].values()[0],
-        'cost_day_start_at': window.columns[2].values()[0],
-        'rebuilt': rebuilt_ids,
-        'read': read_ids,
-    }) }}
+    {{ return(scope) }}
+{%- endmacro %}
+
+{% macro instant_literal(iso, lookback_days=0) -%}
+    (timestamptz '{{ iso }}' - interval {{ lookback_days }} day)
+{%- endmacro %}
+
+{#- The rows of `meters` (rebuilt or read) in the scope, as SQL. -#}
+{% macro meter_rows(
+    meters, meter_column, instant_column, window, lookback_days=0
+) -%}
+    {%- set whole = [] -%}
+    {%- set parts = [] -%}
+    {%- for meter in meters -%}
+        {%- set quoted = "'" ~ meter.meter_id | replace("'", "''") ~ "'" -%}
+        {%- set start = meter[window] if window in meter else none -%}
+        {%- if instant_column is none or start is none -%}
+            {%- do whole.append(quoted) -%}
+        {%- else -%}
+            {%- do parts.append(
+                '(' ~ meter_column ~ ' = ' ~ quoted ~ ' and ' ~ instant_column
+                ~ ' >= ' ~ instant_literal(start, lookback_days) ~ ')'
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if whole -%}
+        {%- do parts.append(meter_column ~ ' in (' ~ whole | join(', ') ~ ')') -%}
+    {%- endif -%}
+    ({{ parts | join(' or ') if parts else 'false' }})
 {%- endmacro %}
 
 {% macro rebuilt(
@@ -53,43 +93,25 @@
 ) -%}
     {%- if rebuilding_incrementally() -%}
         {%- set scope = rebuild_scope() -%}
-        {%- set parts = [] -%}
-        {%- if meter_column and scope.rebuilt -%}
-            {%- do parts.append(
-                meter_column ~ ' in ' ~ quoted_list(scope.rebuilt)
-            ) -%}
+        (
+        {%- if meter_column -%}
+            {{ meter_rows(
+                scope.rebuilt, meter_column, instant_column, window, lookback_days
+            ) }}
+        {%- else -%}
+            false
         {%- endif -%}
-        {%- if instant_column -%}
-            {%- do parts.append(
-                instant_column ~ ' >= ' ~ window_start(scope, window, lookback_days)
-            ) -%}
+        {%- if instant_column %}
+            or {{ instant_column }} >= {{
+                instant_literal(scope.window[window], lookback_days)
+            }}
         {%- endif -%}
-        ({{ parts | join(' or ') if parts else 'false' }})
+        )
     {%- else -%}
         true
     {%- endif -%}
 {%- endmacro %}
 
-{% macro quoted_list(values) -%}
-    {%- set quoted = [] -%}
-    {%- for value in values -%}
-        {%- do quoted.append("'" ~ value | replace("'", "''") ~ "'") -%}
-    {%- endfor -%}
-    ({{ quoted | join(', ') }})
-{%- endmacro %}
-
-{% macro window_start(scope, window, lookback_days=0) -%}
-    (timestamptz '{{ scope[window] }}' - interval {{ lookback_days }} day)
-{%- endmacro %}
-
-{#-
-    `rebuilt_rows(relation, instant_column, ...)`: the rows of a big table
-    (one per meter and day or month) that a model reads: all of them in a
-    full build; else the rows from the window on, plus the older rows of
-    the rebuilt meters (meters='read': also of the meters they are built
-    on), plus the older rows matching `also`. As a union of separate scans,
-    each of which DuckDB prunes by its zone maps, not one scan with an OR.
--#}
 {% macro rebuilt_rows(
     relation,
     instant_column,
@@ -100,23 +122,25 @@
 ) -%}
     {%- if rebuilding_incrementally() -%}
         {%- set scope = rebuild_scope() -%}
-        {%- set start = window_start(scope, window, lookback_days) -%}
+        {%- set start = instant_literal(scope.window[window], lookback_days) -%}
         select * from {{ relation }} where {{ instant_column }} >= {{ start }}
         {%- if scope[meters] %}
         union all
         select * from {{ relation }}
         where
             {{ instant_column }} < {{ start }}
-            and meter_id in {{ quoted_list(scope[meters]) }}
+            and {{ meter_rows(
+                scope[meters], 'meter_id', instant_column, window, lookback_days
+            ) }}
         {%- endif %}
         {%- if also %}
         union all
         select * from {{ relation }}
         where
             {{ instant_column }} < {{ start }}
-            {%- if scope[meters] %}
-            and meter_id not in {{ quoted_list(scope[meters]) }}
-            {%- endif %}
+            and not {{ meter_rows(
+                scope[meters], 'meter_id', instant_column, window, lookback_days
+            ) }}
             and {{ also }}
         {%- endif %}
     {%- else -%}
@@ -124,17 +148,21 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Two deletes, each pruned by zone maps, rather than one with an OR. -#}
+{#- Separate deletes, each pruned by zone maps, rather than one with an OR. -#}
 {% macro delete_rebuilt(meter_column, instant_column, window='day_start_at') -%}
     {%- if rebuilding_incrementally() -%}
         {%- set scope = rebuild_scope() -%}
         {%- if instant_column -%}
             delete from {{ this }}
-            where {{ instant_column }} >= {{ window_start(scope, window) }};
+            where {{ instant_column }} >= {{
+                instant_literal(scope.window[window])
+            }};
         {%- endif %}
         {%- if meter_column and scope.rebuilt %}
             delete from {{ this }}
-            where {{ meter_column }} in {{ quoted_list(scope.rebuilt) }};
+            where {{ meter_rows(
+                scope.rebuilt, meter_column, instant_column, window
+            ) }};
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

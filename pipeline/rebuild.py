@@ -168,18 +168,19 @@ def plan(
     else:
         current.full_refresh = False
         current.reason = "incremental"
-        current.rebuilt_meters = rebuilt_meters(settings, project, previous, as_of)
-        read_meters = {
-            source
-            for meter, source in composition(project)
-            if meter in current.rebuilt_meters
-        } - set(current.rebuilt_meters)
+        rebuilt = rebuilt_meters(settings, project, previous, as_of)
+        current.rebuilt_meters = sorted(rebuilt)
+        read = dict(rebuilt)
+        for meter, source in composition(project):
+            if meter in rebuilt:
+                start = read.get(source, rebuilt[meter])
+                read[source] = earliest(start, rebuilt[meter])
         write_scope(
             settings,
-            current,
             previous,
             first_changed_hour(settings, previous, as_of),
-            read_meters,
+            rebuilt,
+            read,
         )
     return current
 
@@ -226,38 +227,95 @@ def first_changed_hour(
 
 def rebuilt_meters(
     settings: Settings, project: Path, previous: BuildState, as_of: datetime
-) -> list[str]:
-    """The meters every row of which this build recomputes."""
+) -> dict[str, datetime | None]:
+    """The meters this build recomputes, each from the instant its rows may
+    have changed (None: all its rows). A physical meter whose readings
+    changed from t on changes from the previous kept reading before t (the
+    segment ending at t starts there), unless t lies in the first year of
+    its readings (the rate before the first reading changes) or nothing
+    precedes it. Master and virtual meters change from the earliest change
+    of the meters they are built on."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
-    changed = {
-        row["meter_id"]
+    changed_at: dict[str, datetime] = {
+        row["meter_id"]: row["changed_at"]
         for row in landing.query(
             settings.data_dir,
             "readings",
             f"""
-            select distinct meter_id from landed
+            select meter_id, min(measured_at) as changed_at from landed
             where extracted_at > '{since.isoformat()}'::timestamptz
                or (measured_at > '{previous.as_of.isoformat()}'::timestamptz
                    and measured_at <= '{as_of.isoformat()}'::timestamptz)
+            group by meter_id
             """,
         ).to_pylist()
     }
-    if first_changed_hour(settings, previous, as_of) is not None:
-        changed.add(settings.tibber_meter_id)
-    seeds = project / "seeds"
+    first_hour = first_changed_hour(settings, previous, as_of)
+    if first_hour is not None:
+        meter = settings.tibber_meter_id
+        changed_at[meter] = min(changed_at.get(meter, first_hour), first_hour)
+    rebuilt = previous_readings(settings, changed_at)
     zone = ZoneInfo(settings.timezone)
     first_day = previous.as_of.astimezone(zone).date() - timedelta(days=1)
     last_day = as_of.astimezone(zone).date() + timedelta(days=1)
-    for row in read_csv(seeds / "meters.csv"):
+    for row in read_csv(project / "seeds" / "meters.csv"):
         for field in ("installed_on", "removed_on"):
             if row[field] and first_day <= date.fromisoformat(row[field]) <= last_day:
-                changed.add(row["meter_id"])
-    built_on = composition(project)
-    while True:
-        more = {meter for meter, source in built_on if source in changed} - changed
-        if not more:
-            return sorted(changed)
-        changed |= more
+                rebuilt[row["meter_id"]] = None
+    grew = True
+    while grew:
+        grew = False
+        for meter, source in composition(project):
+            if source not in rebuilt:
+                continue
+            start = rebuilt[source]
+            if meter in rebuilt:
+                start = earliest(rebuilt[meter], start)
+            if meter not in rebuilt or rebuilt[meter] != start:
+                rebuilt[meter] = start
+                grew = True
+    return rebuilt
+
+
+def earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    """The earlier instant; None (the beginning) is earliest."""
+    if first is None or second is None:
+        return None
+    return min(first, second)
+
+
+def previous_readings(
+    settings: Settings, changed_at: dict[str, datetime]
+) -> dict[str, datetime | None]:
+    """Per changed meter, the last reading the previous build kept before
+    its first change (None: the whole meter)."""
+    if not changed_at:
+        return {}
+    with duckdb.connect(str(warehouse_path(settings))) as db:
+        rows = db.execute(
+            """
+            select
+                changed.meter_id,
+                max(readings.reading_at) filter (
+                    where readings.reading_at < changed.changed_at
+                ) as previous_at,
+                min(readings.reading_at) as first_at
+            from (
+                select unnest(?::varchar[]) as meter_id,
+                       unnest(?::timestamptz[]) as changed_at
+            ) as changed
+            left join intermediate.int_readings_combined as readings
+                on readings.meter_id = changed.meter_id
+            group by changed.meter_id
+            """,
+            [list(changed_at), list(changed_at.values())],
+        ).fetchall()
+    rebuilt: dict[str, datetime | None] = {}
+    for meter_id, previous_at, first_at in rows:
+        changed = changed_at[meter_id]
+        in_first_year = first_at is None or changed <= first_at + timedelta(days=366)
+        rebuilt[meter_id] = None if in_first_year else previous_at
+    return rebuilt
 
 
 def composition(project: Path) -> list[tuple[str, str]]:
@@ -279,34 +337,54 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def write_scope(
     settings: Settings,
-    current: BuildPlan,
     previous: BuildState,
     first_hour: datetime | None,
-    read_meters: set[str],
+    rebuilt: dict[str, datetime | None],
+    read: dict[str, datetime | None],
 ) -> None:
-    """The scope the incremental models read: the rebuilt meters (and, not
-    rebuilt, the meters they are built on, whose rows they read); the local
-    day and month from which every meter's rows are recomputed; the day from
-    which the Tibber cost is (revised hours reach back up to 30 days)."""
+    """The scope the incremental models read (macros/rebuild.sql): the local
+    day and month from which every meter's rows are recomputed, and the day
+    from which the Tibber cost is (revised hours reach back up to 30 days);
+    the rebuilt meters, each from the local day and month of its change
+    (null: all its rows); and the rows read besides: of the rebuilt meters
+    and of the meters they are built on, from the earliest day a meter
+    built on them is rebuilt."""
     zone = ZoneInfo(settings.timezone)
-    day = previous.as_of.astimezone(zone).date()
-    day_start = datetime.combine(day, time(), zone).astimezone(UTC)
-    month_start = datetime.combine(day.replace(day=1), time(), zone).astimezone(UTC)
-    cost_day = min(day, first_hour.astimezone(zone).date()) if first_hour else day
-    cost_start = datetime.combine(cost_day, time(), zone).astimezone(UTC)
+
+    def day_and_month(instant: datetime | None) -> tuple[str | None, str | None]:
+        if instant is None:
+            return None, None
+        day = instant.astimezone(zone).date()
+        return (
+            datetime.combine(day, time(), zone).astimezone(UTC).isoformat(),
+            datetime.combine(day.replace(day=1), time(), zone)
+            .astimezone(UTC)
+            .isoformat(),
+        )
+
+    window_day, window_month = day_and_month(previous.as_of)
+    cost_day, _ = day_and_month(
+        min(previous.as_of, first_hour) if first_hour else previous.as_of
+    )
+    meters = [
+        (meter_id, kind, *day_and_month(instant))
+        for kind, chosen in (("rebuilt", rebuilt), ("read", read))
+        for meter_id, instant in sorted(chosen.items())
+    ]
     with duckdb.connect(str(warehouse_path(settings))) as db:
         db.execute(
-            "create or replace table main.rebuild_meters as select "
-            "unnest(?::varchar[]) as meter_id, unnest(?::boolean[]) as is_rebuilt",
-            [
-                [*current.rebuilt_meters, *read_meters],
-                [True] * len(current.rebuilt_meters) + [False] * len(read_meters),
-            ],
+            "create or replace table main.rebuild_meters ("
+            "meter_id varchar, kind varchar, "
+            "day_start_at varchar, month_start_at varchar)"
         )
+        if meters:
+            db.executemany(
+                "insert into main.rebuild_meters values (?, ?, ?, ?)", meters
+            )
         db.execute(
             "create or replace table main.rebuild_window as select "
             "? as day_start_at, ? as month_start_at, ? as cost_day_start_at",
-            [day_start.isoformat(), month_start.isoformat(), cost_start.isoformat()],
+            [window_day, window_month, cost_day],
         )
 
 

@@ -41,19 +41,27 @@ def run_at(data_dir: Path, as_of: str) -> str:
     return result.stdout
 
 
-def correct_an_old_reading(data_dir: Path) -> None:
-    """A later extraction of a 2023 reading of the old gas meter (which feeds
-    the gas master and the fireplace's virtual meter) with another value."""
-    row = landing.query(
+def correct_old_readings(data_dir: Path) -> None:
+    """Later extractions with other values: of a 2023 reading of the old gas
+    meter (which feeds the gas master and the fireplace's virtual meter), and
+    of a reading in the first year of og2_wasser_kalt (installed 2022-09-01),
+    which changes its rate before the first reading."""
+    rows = landing.query(
         data_dir,
         "readings",
-        "select meter_id, measured_at, value, unit from landed "
-        "where meter_id = 'gas_zahler_alt' and year(measured_at) = 2023 "
-        "order by measured_at limit 1",
-    ).to_pylist()[0]
-    row["value"] += 3.0
-    row["extracted_at"] = datetime(2026, 11, 28, tzinfo=UTC)
-    landing.append(data_dir, "readings", pa.Table.from_pylist([row]))
+        """
+        (select meter_id, measured_at, value + 3.0 as value, unit from landed
+         where meter_id = 'gas_zahler_alt' and year(measured_at) = 2023
+         order by measured_at limit 1)
+        union all
+        (select meter_id, measured_at, value + 0.5 as value, unit from landed
+         where meter_id = 'og2_wasser_kalt'
+         order by measured_at limit 1 offset 1)
+        """,
+    ).to_pylist()
+    for row in rows:
+        row["extracted_at"] = datetime(2026, 11, 28, tzinfo=UTC)
+    landing.append(data_dir, "readings", pa.Table.from_pylist(rows))
 
 
 def differences(first: Path, second: Path, table: str) -> int:
@@ -90,7 +98,7 @@ def incremental_and_full(demo_build: Path, tmp_path_factory) -> tuple[Path, Path
     from scratch at the later as_of."""
     incremental = tmp_path_factory.mktemp("incremental") / "data"
     shutil.copytree(demo_build, incremental, ignore=shutil.ignore_patterns("*.lock"))
-    correct_an_old_reading(incremental)
+    correct_old_readings(incremental)
     output = run_at(incremental, LATER)
     full = tmp_path_factory.mktemp("full") / "data"
     shutil.copytree(incremental / "landing", full / "landing")
@@ -101,13 +109,26 @@ def incremental_and_full(demo_build: Path, tmp_path_factory) -> tuple[Path, Path
 def test_incremental_run_rebuilds_the_changed_meters_and_the_new_days(
     incremental_and_full,
 ) -> None:
-    _, _, output = incremental_and_full
+    incremental, _, output = incremental_and_full
     scope = next(line for line in output.splitlines() if "rebuilt" in line)
     # gas_zahler_alt (corrected) and gas_total and eg_kalfire built on it, the
     # meters whose demo readings arrived in those days, and haupt_strom (new
     # Tibber hours): far fewer than the house's 26.
     rebuilt = int(scope.split("incremental: ")[1].split()[0])
     assert 3 <= rebuilt < 26, scope
+    with duckdb.connect(str(incremental / "warehouse.duckdb"), read_only=True) as db:
+        starts = dict(
+            db.execute(
+                "select meter_id, day_start_at from main.rebuild_meters "
+                "where kind = 'rebuilt'"
+            ).fetchall()
+        )
+    # From the reading before the 2023 correction on; all of og2_wasser_kalt.
+    assert starts["gas_zahler_alt"] < "2023-01-09"
+    assert starts["gas_zahler_alt"] > "2022-11"
+    assert starts["gas_total"] == starts["eg_kalfire"] == starts["gas_zahler_alt"]
+    assert starts["og2_wasser_kalt"] is None
+    assert starts["eg_strom"] > "2026-11"
 
 
 @pytest.mark.parametrize("table", COMPARED)
@@ -129,7 +150,7 @@ def test_incremental_build_killed_halfway_is_completed_by_the_next_run(
     data_dir = tmp_path / "data"
     shutil.copytree(demo_build, data_dir, ignore=shutil.ignore_patterns("*.lock"))
     (data_dir / "logs" / "dbt.log").unlink()
-    correct_an_old_reading(data_dir)
+    correct_old_readings(data_dir)
     process = start_pipeline(data_dir, "run", as_of=LATER)
     wait_for_log(
         data_dir,
