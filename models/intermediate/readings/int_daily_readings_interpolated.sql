@@ -43,6 +43,10 @@ segments as (
             'segments.meter_id',
             'coalesce(segments.segment_end_at, meters.life_end_at)'
         ) }}
+    -- Segments in time order, so the days they expand into are stored
+    -- roughly in time order (a segment spans weeks): the zone maps then keep
+    -- an incremental build's reads of the latest days to few row groups.
+    order by segments.segment_start_at
 ),
 
 calendar as (
