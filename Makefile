@@ -36,7 +36,7 @@ shell: $(INSTALLED)
 	@$(BIN)/python -m pipeline shell
 
 bench: $(INSTALLED)
-	@$(BIN)/python -m bench --meters $(METERS) --years $(YEARS)
+	@$(BIN)/python -m bench --meters $(METERS) --years $(YEARS) --incremental
 
 reset-processed: $(INSTALLED)
 	@$(BIN)/python -m load.reset

@@ -141,8 +141,12 @@ def main() -> None:
             ).fetchone()[0]
         print(f"models built: daily_readings={stages} seconds={build_s:.1f}")
         if args.tests:
-            test_s = dbt_step(settings, project, ["test", "--quiet"])
-            print(f"data and unit tests seconds={test_s:.1f}")
+            test_s = dbt_step(
+                settings,
+                project,
+                ["test", "--quiet", "--exclude-resource-type", "unit_test"],
+            )
+            print(f"data tests seconds={test_s:.1f}", flush=True)
         if args.incremental:
             for hour in (1, 2):
                 as_of = AS_OF + timedelta(hours=hour)

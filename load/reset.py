@@ -74,7 +74,7 @@ def main(
         )
         if not confirmed(stdin, stdout, stderr, prompt):
             return 1
-        reset_processed(settings, settings.data_dir / "warehouse.duckdb")
+        reset_processed(settings, settings.warehouse)
     except PipelineError as error:
         stderr.write(f"reset-processed failed ({error.stage}): {error}\n")
         return 1

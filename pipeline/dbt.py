@@ -103,7 +103,7 @@ def first_failing_row(settings: Settings, node) -> str | None:
     if not sql:
         return None
     try:
-        with duckdb.connect(str(settings.data_dir / "warehouse.duckdb")) as db:
+        with duckdb.connect(str(settings.warehouse)) as db:
             cursor = db.execute(f"select * from ({sql}) as failing limit 1")
             row = cursor.fetchone()
             names = [column[0] for column in cursor.description]

@@ -2,19 +2,20 @@
 
 After every build whose models all succeeded, the warehouse keeps a
 `build_state`: a fingerprint of the dbt project and the settings it reads,
-the build's as_of, the latest extraction it saw and how many landing files
+the build's as_of, the latest extraction it saw and the landing files that
 existed. The next build is incremental when that state still describes the
-project and nothing it saw went away; it then recomputes
-- every row of the meters whose landed readings (or Tibber hours) arrived
-  since, whose readings crossed from after the old as_of to before the new
-  one, or whose installation or removal lies around those days; and the
-  master and virtual meters built on them;
-- for every other meter, only the days from the old as_of's day on (and the
-  months from its month on): what a moving as_of changes.
-It writes that scope to two warehouse tables (`rebuild_meters`,
-`rebuild_window`) which the incremental models read (macros/rebuild.sql).
-Anything else (first build, another project or house, as_of moved back, a
-landing file removed, --full-refresh) rebuilds everything.
+project and nothing it saw went away. It then recomputes
+- for every meter, the days from the old as_of's day on (the months from
+  its month on): what a moving as_of changes;
+- for a meter whose readings (or Tibber hours) arrived or changed since, or
+  crossed from after the old as_of to before the new one, its days from the
+  reading before the earliest change (all of them when that change lies in
+  the first year of its readings, or its installation or removal is near);
+  and the master and virtual meters built on it from the same day.
+It writes that scope to two warehouse tables (`rebuild_window`,
+`rebuild_meters`) which the incremental models read (macros/rebuild.sql).
+Anything else (first build, changed models, seeds or settings, as_of moved
+back, a landing file removed, --full-refresh) rebuilds everything.
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ class BuildPlan:
         if self.full_refresh:
             return f"full build ({self.reason})"
         return (
-            f"incremental: {len(self.rebuilt_meters)} meters rebuilt, "
-            "the others from the previous as_of's day"
+            f"incremental: {len(self.rebuilt_meters)} meters rebuilt from the "
+            "day their readings changed, the others from the last as_of's day"
         )
 
 
@@ -85,10 +86,6 @@ class BuildState:
     landed_until: datetime | None
     landing_files: int
     last_landing_file: str
-
-
-def warehouse_path(settings: Settings) -> Path:
-    return settings.data_dir / "warehouse.duckdb"
 
 
 def fingerprint(settings: Settings, project: Path) -> str:
@@ -120,7 +117,7 @@ def landing_files(settings: Settings) -> list[str]:
 
 
 def read_state(settings: Settings) -> BuildState | None:
-    path = warehouse_path(settings)
+    path = settings.warehouse
     if not path.exists():
         return None
     with duckdb.connect(str(path)) as db:
@@ -291,7 +288,7 @@ def previous_readings(
     its first change (None: the whole meter)."""
     if not changed_at:
         return {}
-    with duckdb.connect(str(warehouse_path(settings))) as db:
+    with duckdb.connect(str(settings.warehouse)) as db:
         rows = db.execute(
             """
             select
@@ -371,7 +368,7 @@ def write_scope(
         for kind, chosen in (("rebuilt", rebuilt), ("read", read))
         for meter_id, instant in sorted(chosen.items())
     ]
-    with duckdb.connect(str(warehouse_path(settings))) as db:
+    with duckdb.connect(str(settings.warehouse)) as db:
         db.execute(
             "create or replace table main.rebuild_meters ("
             "meter_id varchar, kind varchar, "
@@ -390,7 +387,7 @@ def write_scope(
 
 def record(settings: Settings, current: BuildPlan) -> None:
     """After a build whose models all succeeded: the next one starts here."""
-    with duckdb.connect(str(warehouse_path(settings))) as db:
+    with duckdb.connect(str(settings.warehouse)) as db:
         db.execute(STATE_DDL)
         db.execute("delete from main.build_state")
         db.execute(

@@ -57,10 +57,6 @@ def house_dir() -> Path:
     return project_dir() / "seeds"
 
 
-def warehouse_path(settings: Settings) -> Path:
-    return settings.data_dir / "warehouse.duckdb"
-
-
 def snapshot_path(settings: Settings) -> Path:
     """The copy `make shell` opens, so it never blocks a run."""
     return settings.data_dir / "snapshot" / "warehouse.duckdb"
@@ -209,7 +205,7 @@ def extract(
 def check_warehouse_free(settings: Settings) -> None:
     """One clear line when another process holds the warehouse open for
     writing (dbt would fail with a traceback on the console)."""
-    path = warehouse_path(settings)
+    path = settings.warehouse
     if not path.exists():
         return
     try:
@@ -228,7 +224,7 @@ def check_warehouse_free(settings: Settings) -> None:
 
 def take_snapshot(settings: Settings) -> None:
     """Checkpoint the warehouse and copy it atomically for `make shell`."""
-    source = warehouse_path(settings)
+    source = settings.warehouse
     with duckdb.connect(str(source)) as connection:
         connection.execute("checkpoint")
     target = snapshot_path(settings)
@@ -239,7 +235,7 @@ def take_snapshot(settings: Settings) -> None:
 
 
 def count_anomalies(settings: Settings, summary: RunSummary) -> None:
-    with duckdb.connect(str(warehouse_path(settings)), read_only=False) as db:
+    with duckdb.connect(str(settings.warehouse), read_only=False) as db:
         rows = db.execute(
             "select meter_id, cast(day as varchar) from main.meter_anomalies"
         ).fetchall()
@@ -260,7 +256,7 @@ def load(settings: Settings, as_of: datetime, summary: RunSummary) -> None:
 
     hours = publish_hours(settings)
     say(f"Tibber hours written to {settings.influx_bucket_raw}: {hours}")
-    result = publish_marts(settings, warehouse_path(settings), as_of=as_of)
+    result = publish_marts(settings, settings.warehouse, as_of=as_of)
     summary.points_written = result.points_written + hours
     summary.points_deleted = result.points_deleted
     for measurement, (written, deleted) in sorted(result.per_measurement.items()):

@@ -38,6 +38,11 @@ class Settings:
     def demo_mode(self) -> bool:
         return self.influx_url is None
 
+    @property
+    def warehouse(self) -> Path:
+        """The DuckDB file dbt builds (profiles.yml)."""
+        return self.data_dir / "warehouse.duckdb"
+
     def secrets(self) -> list[str]:
         """The values that must never appear in output, logs or files."""
         values = [self.influx_token, self.tibber_api_token]
