@@ -165,20 +165,18 @@ def plan(
     else:
         current.full_refresh = False
         current.reason = "incremental"
-        rebuilt = rebuilt_meters(settings, project, previous, as_of)
+        first_hour = first_changed_hour(settings, previous, as_of)
+        built_on = composition(project)
+        rebuilt = rebuilt_meters(
+            settings, project, previous, as_of, first_hour, built_on
+        )
         current.rebuilt_meters = sorted(rebuilt)
         read = dict(rebuilt)
-        for meter, source in composition(project):
+        for meter, source in built_on:
             if meter in rebuilt:
                 start = read.get(source, rebuilt[meter])
                 read[source] = earliest(start, rebuilt[meter])
-        write_scope(
-            settings,
-            previous,
-            first_changed_hour(settings, previous, as_of),
-            rebuilt,
-            read,
-        )
+        write_scope(settings, previous, first_hour, rebuilt, read)
     return current
 
 
@@ -223,7 +221,12 @@ def first_changed_hour(
 
 
 def rebuilt_meters(
-    settings: Settings, project: Path, previous: BuildState, as_of: datetime
+    settings: Settings,
+    project: Path,
+    previous: BuildState,
+    as_of: datetime,
+    first_hour: datetime | None,
+    built_on: list[tuple[str, str]],
 ) -> dict[str, datetime | None]:
     """The meters this build recomputes, each from the instant its rows may
     have changed (None: all its rows). A physical meter whose readings
@@ -247,7 +250,6 @@ def rebuilt_meters(
             """,
         ).to_pylist()
     }
-    first_hour = first_changed_hour(settings, previous, as_of)
     if first_hour is not None:
         meter = settings.tibber_meter_id
         changed_at[meter] = min(changed_at.get(meter, first_hour), first_hour)
@@ -262,7 +264,7 @@ def rebuilt_meters(
     grew = True
     while grew:
         grew = False
-        for meter, source in composition(project):
+        for meter, source in built_on:
             if source not in rebuilt:
                 continue
             start = rebuilt[source]

@@ -6,7 +6,6 @@
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt(none, 'day_start_at', 'cost_day_start_at') }}",
 ) }}
 

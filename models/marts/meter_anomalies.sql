@@ -10,7 +10,6 @@
 {%- set minimums = var('anomaly_min_consumption') -%}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
 ) }}
 

@@ -1,7 +1,6 @@
 {#- The sum of each month's daily consumption. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt('meter_id', 'month_start_at', 'month_start_at') }}",
 ) }}
 

@@ -7,7 +7,6 @@
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt('meter_id', 'day_start_at') }}",
 ) }}
 

@@ -17,7 +17,6 @@
 {%- set max_gap_us = var('anomaly_max_reading_gap_days') * 86400000000 -%}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt('meter_id', 'reading_at') }}",
 ) }}
 

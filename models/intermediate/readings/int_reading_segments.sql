@@ -18,7 +18,6 @@
 -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt('meter_id', none) }}",
 ) }}
 

@@ -19,7 +19,6 @@
 {%- set passes = var('max_counter_resets') -%}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_rebuilt('meter_id', none) }}",
 ) }}
 
