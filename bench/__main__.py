@@ -1,4 +1,4 @@
-"""`make bench METERS=n YEARS=y`: the scale benchmark (CONTRACT.md).
+"""`make bench METERS=n YEARS=y`: the scale benchmark (docs/interfaces.md).
 
 Generates a synthetic house (bench/synthetic.py) in a child process, builds
 every model with dbt in this process, and prints, as its last line:

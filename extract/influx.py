@@ -1,6 +1,6 @@
 """Extract raw meter readings from InfluxDB into the landing zone.
 
-Home Assistant's schema (CONTRACT.md): measurement = unit, tags `entity_id`
+Home Assistant's schema (docs/interfaces.md): measurement = unit, tags `entity_id`
 (the meter id) and `domain` = "input_number", float field `value`. Every meter
 given in `meter_units` is read, whatever the measurement; the landing row's
 unit is the measurement's name.

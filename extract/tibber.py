@@ -1,6 +1,6 @@
 """Hourly consumption from Tibber's GraphQL API into the landing zone.
 
-CONTRACT.md "Read from Tibber", SPEC.md "Hourly data from Tibber". Per home,
+docs/interfaces.md "Read from Tibber", docs/numbers.md "Tibber hours". Per home,
 pages of at most 744 hours are read backwards (`last`/`before`) from the
 newest hour: on the first run until Tibber has no earlier page, later until
 the page reaches back to the last stored hour and at least 30 days, because

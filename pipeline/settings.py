@@ -1,4 +1,4 @@
-"""Settings from the environment, `.env` and `secrets/*.env` (CONTRACT.md).
+"""Settings from the environment, `.env` and `secrets/*.env` (docs/interfaces.md).
 
 The real environment wins over `secrets/*.env`, which wins over `.env`.
 """

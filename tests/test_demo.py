@@ -116,9 +116,9 @@ def test_counters_never_drop_except_the_planted_reset_and_bad_reading(readings):
                 drops[meter].append((before, after))
     assert sorted(drops) == ["og1_strom", "solarspeicher"]
     [(before, after)] = drops["solarspeicher"]
-    assert after < 0.9 * before  # a counter reset (SPEC.md)
+    assert after < 0.9 * before  # a counter reset (docs/numbers.md)
     [(before, after)] = drops["og1_strom"]
-    assert 0.9 * before <= after < before  # a bad reading (SPEC.md)
+    assert 0.9 * before <= after < before  # a bad reading (docs/numbers.md)
 
 
 def test_every_physical_meter_is_read_only_inside_its_installed_life(readings):
