@@ -276,3 +276,23 @@ def test_busy_port_is_reported_before_generating(demo_build: Path) -> None:
     assert result.stderr.startswith(f"error [docs]: cannot serve on port {port}")
     assert "make docs PORT=" in result.stderr
     assert "docs: site written" not in result.stdout
+
+
+def test_overview_page_is_the_projects_and_links_every_published_mart(
+    site: Site,
+) -> None:
+    manifest = json.loads((site.folder / "manifest.json").read_text())
+    overview = manifest["docs"][f"doc.{PROJECT}.__overview__"]
+    assert overview["package_name"] == PROJECT  # not dbt's default page
+    text = overview["block_contents"]
+    assert "## Where to start" in text
+    for measurement, mart in PUBLISHED.items():
+        assert f"(#!/model/model.{PROJECT}.{mart})" in text
+        assert f"(#!/exposure/exposure.{PROJECT}.{measurement})" in text
+    seeds = [
+        node for node in manifest["nodes"].values() if node["resource_type"] == "seed"
+    ]
+    assert len(seeds) == 4
+    for seed in seeds:
+        assert seed["description"], seed["name"]
+        assert all(column["description"] for column in seed["columns"].values())
