@@ -472,6 +472,7 @@ def meter() -> Dashboard:
                 default="og1_wasser_kalt",
             ),
         ),
+        time_from="now-2y",
     )
 
 
@@ -835,7 +836,7 @@ def dashboard_json(dashboard: Dashboard, flavour: str) -> dict[str, Any]:
         "title": f"{dashboard.title} ({name})",
         "description": dashboard.description,
         "tags": [*dashboard.tags, flavour],
-        "timezone": "browser",
+        "timezone": TIMEZONE,
         "editable": True,
         "graphTooltip": 1,
         "schemaVersion": 39,
