@@ -132,8 +132,9 @@ def _flux_tag(tag: Tag) -> str:
     return f'r.{tag.key} == "{tag.value}"'
 
 
-def flux(query: Query) -> str:
-    """The same data in Flux; multi-field queries are pivoted into columns."""
+def flux(query: Query, table: bool = False) -> str:
+    """The same data in Flux; multi-field queries are pivoted into columns,
+    and a table's series are merged into one table (group())."""
     fields = query.fields
     if query.where_field is not None and query.where_field[0] not in fields:
         fields = (*fields, query.where_field[0])
@@ -146,7 +147,9 @@ def flux(query: Query) -> str:
         + ")",
     ]
     lines += [f"  |> filter(fn: (r) => {_flux_tag(tag)})" for tag in query.tags]
-    keep = ["_start", "_stop", "_time", "_field", "_value", *query.group_by]
+    keep = ["_time", "_field", "_value", *query.group_by]
+    if query.aggregate:  # windows are cut from _start to _stop
+        keep = ["_start", "_stop", *keep]
     lines.append(f"  |> keep(columns: {json.dumps(keep)})")
     if query.aggregate:
         lines.append(
@@ -162,6 +165,8 @@ def flux(query: Query) -> str:
         name, value = query.where_field
         lines.append(f"  |> filter(fn: (r) => r.{name} == {float(value)!r})")
         lines.append(f"  |> drop(columns: [{json.dumps(name)}])")
+    if table:
+        lines.append("  |> group()")
     text = "\n".join(lines)
     if query.aggregate:
         text = 'import "timezone"\n' + text
@@ -650,7 +655,11 @@ def target(query: Query, flavour: str, kind: str) -> dict[str, Any]:
         if query.alias:
             result["alias"] = query.alias
         return result
-    return {"refId": query.ref_id, "datasource": datasource(), "query": flux(query)}
+    return {
+        "refId": query.ref_id,
+        "datasource": datasource(),
+        "query": flux(query, table=kind == "table"),
+    }
 
 
 def field_config(panel: Panel, flavour: str) -> dict[str, Any]:
