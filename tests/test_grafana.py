@@ -525,3 +525,35 @@ def test_every_dashboard_defaults_to_the_provisioned_data_source() -> None:
                 v for v in dashboard["templating"]["list"] if v["name"] == "datasource"
             ]
             assert f"uid: {variable['current']['value']}" in sources
+
+
+@pytest.mark.influx
+@pytest.mark.slow
+def test_house_compares_this_years_months_with_the_same_span_last_year(
+    published: Published,
+) -> None:
+    """At 2026-11-27 the panel "this year" shows the months January to
+    November 2026 and the panel "same span last year" (shifted by 1y) January
+    to November 2025: 11 points each, stamped at local month starts (1 January
+    00:00 CET = 31 December 23:00Z; 1 April 00:00 CEST = 31 March 22:00Z)."""
+    house = {t.panel["title"]: t for t in targets("influxql") if t.file == "house.json"}
+    for title, year in (
+        ("Electricity per month: this year", 2026),
+        ("Electricity per month: same span last year", 2025),
+    ):
+        (series,) = run_influxql(published, expand(house[title], {}))
+        times = [row[0] for row in series["values"]]
+        starts = [
+            int(datetime(year, month, 1, tzinfo=ZONE).timestamp())
+            for month in range(1, 12)
+        ]
+        assert [datetime.fromtimestamp(t, UTC) for t in times[:1]] == [
+            datetime(year - 1, 12, 31, 23, tzinfo=UTC)
+        ]
+        assert times == starts, title
+    (month,) = run_influxql(
+        published, expand(house["Electricity: this month so far"], {})
+    )
+    assert [row[0] for row in month["values"]] == [
+        int(datetime(2026, 10, 31, 23, tzinfo=UTC).timestamp())
+    ]
