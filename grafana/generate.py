@@ -473,7 +473,7 @@ def meter() -> Dashboard:
             Variable(
                 "meter",
                 "Meter",
-                query=Query("meter_interpolated_daily", ("value",)),
+                query=Query("meter_consumption_daily", ("consumption",)),
                 default="og1_wasser_kalt",
             ),
         ),

@@ -431,8 +431,8 @@ def test_meter_dashboard_shows_measured_and_estimated_days_apart(
 @pytest.mark.influx
 @pytest.mark.slow
 def test_variable_queries_list_the_published_meters(published: Published) -> None:
-    """The meter variable lists the meters with daily readings: physical and
-    master meters (26 in seeds/meters.csv minus the 2 virtual ones)."""
+    """The meter variable lists the meters with daily consumption: every
+    meter of seeds/meters.csv (26: physical, master and virtual)."""
     meters = generate.read_meters()
     (variable,) = [
         v
@@ -442,8 +442,8 @@ def test_variable_queries_list_the_published_meters(published: Published) -> Non
     series = run_influxql(published, variable["query"])
     values = {row[1] for row in series[0]["values"]}
     print(f"influxql meter.json:variable meter series=1 rows={len(values)}")
-    assert values == {m for m, meter in meters.items() if meter.meter_type != "virtual"}
-    assert len(values) == 24
+    assert values == set(meters)
+    assert len(values) == 26
 
 
 # -- Flux, against the 2.x wire fake --
@@ -509,7 +509,7 @@ def test_flux_variable_query_reads_the_bucket_variable(
     ]
     query = variable["query"].replace("${bucket}", generate.BUCKET)
     assert 'tag: "meter_id"' in query
-    assert 'r._measurement == "meter_interpolated_daily"' in query
+    assert 'r._measurement == "meter_consumption_daily"' in query
     assert post_flux(influx2_fake, query).status_code == 200
 
 
