@@ -19,8 +19,9 @@ Grafana would do with them:
   twin of the same panel, whose data was checked against influxd.
 
 Measurements that other work adds (flat_cost_monthly from the cost statement,
-meter_interval_anomaly from the interval anomalies) are skipped while they
-are not published.
+meter_interval_anomaly from the interval anomalies) are skipped in the demo
+house while they are not published there; their panels' queries run instead
+against hand-written points of the agreed shape in a scratch database.
 """
 
 from __future__ import annotations
@@ -557,3 +558,65 @@ def test_house_compares_this_years_months_with_the_same_span_last_year(
     assert [row[0] for row in month["values"]] == [
         int(datetime(2026, 10, 31, 23, tzinfo=UTC).timestamp())
     ]
+
+
+@pytest.mark.influx
+def test_panels_on_pending_measurements_read_their_agreed_shape(
+    influxd: InfluxServer, influx_db: str
+) -> None:
+    """Until the cost statement and the interval anomalies publish their
+    measurements, their panels run against hand-written points of the agreed
+    shape: flat_cost_monthly (tags flat_id, cost_item; field amount_eur) and
+    meter_interval_anomaly (tag meter_id; consumption, expected, ratio, days).
+    OG1 in October 2026 (local start 2026-09-30T22:00Z): heating 41.5 EUR and
+    water 12.25 EUR, so its year so far is 53.75; OG2's 30 EUR is not OG1's."""
+    october = int(datetime(2026, 9, 30, 22, tzinfo=UTC).timestamp())
+    influxd.write(
+        influx_db,
+        "\n".join(
+            [
+                f"flat_cost_monthly,cost_item=heating,flat_id=og1 amount_eur=41.5 "
+                f"{october}",
+                f"flat_cost_monthly,cost_item=water,flat_id=og1 amount_eur=12.25 "
+                f"{october}",
+                f"flat_cost_monthly,cost_item=heating,flat_id=og2 amount_eur=30 "
+                f"{october}",
+                "meter_interval_anomaly,meter_id=og1_wasser_kalt consumption=3.5,"
+                f"expected=1.0,ratio=3.5,days=14 {october}",
+            ]
+        ),
+    )
+    scratch = Published(influxd, influx_db, frozenset())
+    pending = {
+        t.panel["title"]: t
+        for t in targets("influxql")
+        if influxql_asks(t.target["query"]).measurement in PENDING
+    }
+    assert set(pending) == {
+        "Cost per month by item",
+        "Cost this year so far",
+        "Anomalous intervals between readings",
+    }
+    by_item = run_influxql(
+        scratch, expand(pending["Cost per month by item"], {"flat": "og1"})
+    )
+    assert {s["tags"]["cost_item"]: s["values"] for s in by_item} == {
+        "heating": [[october, 41.5]],
+        "water": [[october, 12.25]],
+    }
+    (year,) = run_influxql(
+        scratch, expand(pending["Cost this year so far"], {"flat": "og1"})
+    )
+    assert sum(row[1] for row in year["values"]) == 53.75
+    (interval,) = run_influxql(
+        scratch, expand(pending["Anomalous intervals between readings"], {})
+    )
+    assert interval["tags"] == {"meter_id": "og1_wasser_kalt"}
+    assert interval["columns"] == [
+        "time",
+        "consumption",
+        "expected",
+        "ratio",
+        "days",
+    ]
+    assert interval["values"] == [[october, 3.5, 1.0, 3.5, 14.0]]
