@@ -152,9 +152,14 @@ def flux(query: Query, table: bool = False) -> str:
         keep = ["_start", "_stop", *keep]
     lines.append(f"  |> keep(columns: {json.dumps(keep)})")
     if query.aggregate:
+        # UTC windows, stamped at their end (timeSrc _stop): a local day's
+        # point (22:00Z or 23:00Z the day before) lands in the UTC day that
+        # ends at 00:00Z of that local day, so one-day windows keep their
+        # day. No `location:`: timezone.location fails on InfluxDB 2.x images
+        # without zoneinfo (influxdata/influxdb#23248).
         lines.append(
             f"  |> aggregateWindow(every: v.windowPeriod, fn: {query.aggregate}, "
-            f'createEmpty: false, location: timezone.location(name: "{TIMEZONE}"))'
+            "createEmpty: false)"
         )
     if query.where_field is not None or len(query.fields) > 1:
         lines.append(
@@ -167,10 +172,7 @@ def flux(query: Query, table: bool = False) -> str:
         lines.append(f"  |> drop(columns: [{json.dumps(name)}])")
     if table:
         lines.append("  |> group()")
-    text = "\n".join(lines)
-    if query.aggregate:
-        text = 'import "timezone"\n' + text
-    return text
+    return "\n".join(lines)
 
 
 # -- panels --

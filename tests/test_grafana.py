@@ -478,7 +478,7 @@ def test_flux_queries_are_accepted_and_ask_for_what_influxql_asks(
     checked = 0
     for target in targets("flux"):
         query = target.target["query"]
-        assert query.startswith(('from(bucket: "${bucket}")', 'import "timezone"'))
+        assert query.startswith('from(bucket: "${bucket}")')
         assert "range(start: v.timeRangeStart, stop: v.timeRangeStop)" in query
         if "aggregateWindow" in query:
             assert "every: v.windowPeriod" in query
