@@ -620,3 +620,55 @@ def test_panels_on_pending_measurements_read_their_agreed_shape(
         "days",
     ]
     assert interval["values"] == [[october, 3.5, 1.0, 3.5, 14.0]]
+
+
+def test_one_query_definition_renders_as_influxql_and_as_flux() -> None:
+    """The texts Grafana sends, written out by hand for two definitions."""
+    measured = generate.Query(
+        "meter_consumption_daily",
+        ("consumption",),
+        (
+            generate.Tag("meter_id", regex="${flat}_.*"),
+            generate.Tag("meter_id", values=("a", "b")),
+        ),
+        where_field=("is_estimated", 0),
+    )
+    assert generate.influxql(measured) == (
+        'SELECT "consumption" FROM "meter_consumption_daily" WHERE '
+        '"meter_id" =~ /^${flat}_.*$/ AND ("meter_id" = \'a\' OR "meter_id" = \'b\') '
+        'AND "is_estimated" = 0 AND $timeFilter GROUP BY "meter_id"'
+    )
+    assert generate.flux(measured) == "\n".join(
+        [
+            'from(bucket: "${bucket}")',
+            "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
+            '  |> filter(fn: (r) => r._measurement == "meter_consumption_daily")',
+            '  |> filter(fn: (r) => r._field == "consumption" or '
+            'r._field == "is_estimated")',
+            "  |> filter(fn: (r) => r.meter_id =~ /^${flat}_.*$/)",
+            '  |> filter(fn: (r) => r.meter_id == "a" or r.meter_id == "b")',
+            '  |> keep(columns: ["_time", "_field", "_value", "meter_id"])',
+            '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], '
+            'valueColumn: "_value")',
+            "  |> filter(fn: (r) => r.is_estimated == 0.0)",
+            '  |> drop(columns: ["is_estimated"])',
+        ]
+    )
+    summed = generate.Query(
+        "electricity_cost_daily", ("cost",), group_by=(), aggregate="sum"
+    )
+    assert generate.influxql(summed) == (
+        'SELECT sum("cost") AS "cost" FROM "electricity_cost_daily" WHERE '
+        "$timeFilter GROUP BY time($__interval) fill(none) tz('Europe/Berlin')"
+    )
+    assert generate.flux(summed, table=True) == "\n".join(
+        [
+            'from(bucket: "${bucket}")',
+            "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
+            '  |> filter(fn: (r) => r._measurement == "electricity_cost_daily")',
+            '  |> filter(fn: (r) => r._field == "cost")',
+            '  |> keep(columns: ["_start", "_stop", "_time", "_field", "_value"])',
+            "  |> aggregateWindow(every: v.windowPeriod, fn: sum, createEmpty: false)",
+            "  |> group()",
+        ]
+    )
