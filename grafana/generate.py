@@ -850,7 +850,7 @@ def dashboard_json(dashboard: Dashboard, flavour: str) -> dict[str, Any]:
         "timezone": TIMEZONE,
         "editable": True,
         "graphTooltip": 1,
-        "schemaVersion": 39,
+        "schemaVersion": 38,  # Grafana 10.0; later versions migrate it
         "version": 1,
         "time": {"from": dashboard.time_from, "to": "now"},
         "refresh": "",
