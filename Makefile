@@ -8,7 +8,7 @@ PORT ?= 8080
 METERS ?= 1000
 YEARS ?= 10
 
-.PHONY: run test lint docs shell bench reset-processed clean
+.PHONY: run test lint docs shell bench reset-processed clean dashboards
 
 $(INSTALLED): requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ shell: $(INSTALLED)
 
 bench: $(INSTALLED)
 	@$(BIN)/python -m bench --meters $(METERS) --years $(YEARS) --incremental
+
+dashboards: $(INSTALLED)
+	@$(BIN)/python -m grafana.generate
 
 reset-processed: $(INSTALLED)
 	@$(BIN)/python -m load.reset

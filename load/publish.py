@@ -42,20 +42,70 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
-FIELDS = ("value", "consumption", "expected", "ratio", "is_estimated", "is_partial")
+FIELDS = (
+    "value",
+    "consumption",
+    "expected",
+    "ratio",
+    "is_estimated",
+    "is_partial",
+    # electricity_cost_daily / _monthly
+    "cost",
+    "hours_without_cost",
+    "hours_missing",
+    # data_quality_finding
+    "findings",
+    "counter_reset",
+    "excluded_reading",
+    "negative_virtual",
+    "tibber_mismatch",
+)
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 
 
 @dataclass(frozen=True)
 class Mart:
-    """How one mart becomes one measurement: field name -> SQL expression."""
+    """How one mart becomes one measurement: field name -> SQL expression.
+
+    `rows` (default: the table itself) is the SQL of the rows to publish;
+    `meter_id` the expression of the tag. An optional mart that is absent
+    from the warehouse is not published (and its points are deleted).
+    """
 
     measurement: str
     table: str
     time_column: str
     fields: dict[str, str]
+    meter_id: str = "meter_id"
+    rows: str = ""
+    required: bool = True
 
+
+# A reading's finding other than these excluded it from the series.
+FINDING_COUNTS = """(
+    select
+        meter_id,
+        date_trunc('second', found_at) as found_at,
+        count(*) as findings,
+        count(*) filter (where finding_type = 'counter_reset') as counter_reset,
+        count(*) filter (
+            where finding_type not in (
+                'counter_reset', 'no_readings',
+                'manual_reading_differs_from_tibber',
+                'negative_virtual_day', 'negative_virtual_month'
+            )
+        ) as excluded_reading,
+        count(*) filter (
+            where finding_type like 'negative_virtual_%'
+        ) as negative_virtual,
+        count(*) filter (
+            where finding_type = 'manual_reading_differs_from_tibber'
+        ) as tibber_mismatch
+    from main.data_quality_findings
+    where finding_type not in ('superseded', 'after_as_of')
+    group by 1, 2
+)"""
 
 MARTS = (
     Mart(
@@ -96,6 +146,51 @@ MARTS = (
         "day_start_at",
         {"consumption": "consumption", "expected": "expected", "ratio": "ratio"},
     ),
+    # Tibber's cost of the house's electricity, tagged with TIBBER_METER_ID.
+    Mart(
+        "electricity_cost_daily",
+        "electricity_daily_cost",
+        "day_start_at",
+        {
+            "cost": "cost",
+            "consumption": "consumption_kwh",
+            "hours_without_cost": "hours_without_cost",
+            "hours_missing": "hours_missing",
+        },
+        meter_id="getvariable('tibber_meter_id')",
+        required=False,
+    ),
+    Mart(
+        "electricity_cost_monthly",
+        "electricity_monthly_cost",
+        "month_start_at",
+        {
+            "cost": "cost",
+            "consumption": "consumption_kwh",
+            "hours_without_cost": "hours_without_cost",
+            "hours_missing": "hours_missing",
+        },
+        meter_id="getvariable('tibber_meter_id')",
+        required=False,
+    ),
+    # Findings per meter and instant, counted by what the owner must do.
+    Mart(
+        "data_quality_finding",
+        "data_quality_findings",
+        "found_at",
+        {
+            name: name
+            for name in (
+                "findings",
+                "counter_reset",
+                "excluded_reading",
+                "negative_virtual",
+                "tibber_mismatch",
+            )
+        },
+        rows=FINDING_COUNTS,
+        required=False,
+    ),
 )
 MEASUREMENTS = tuple(mart.measurement for mart in MARTS)
 
@@ -122,20 +217,21 @@ def _finite(expression: str) -> str:
     return f"case when isfinite({value}) then {value} end"
 
 
-def _desired_sql(as_of_s: int | None) -> str:
+def _desired_sql(as_of_s: int | None, marts: tuple[Mart, ...] = MARTS) -> str:
     """Every point the marts hold, in one shape; non-finite fields are null."""
     selects = []
-    for mart in MARTS:
+    for mart in marts:
         columns = ", ".join(
             f"{_finite(mart.fields[name]) if name in mart.fields else 'null::double'}"
             f" as {name}"
             for name in FIELDS
         )
         selects.append(
-            f"select '{mart.measurement}' as measurement, meter_id, "
+            f"select '{mart.measurement}' as measurement, "
+            f"{mart.meter_id} as meter_id, "
             f"(epoch_ms({mart.time_column}) // 1000)::bigint as time_s, {columns} "
-            f"from main.{mart.table} "
-            f"where meter_id is not null and {mart.time_column} is not null"
+            f"from {mart.rows or f'main.{mart.table}'} as mart_rows "
+            f"where {mart.meter_id} is not null and {mart.time_column} is not null"
         )
     any_field = " or ".join(f"{name} is not null" for name in FIELDS)
     bound = "" if as_of_s is None else f" and time_s <= {int(as_of_s)}"
@@ -153,6 +249,10 @@ def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {STATE_TABLE} ("
         f"measurement varchar, meter_id varchar, time_s bigint, {field_columns})"
     )
+    for name in FIELDS:  # a state written before a field was added
+        connection.execute(
+            f"alter table {STATE_TABLE} add column if not exists {name} double"
+        )
     connection.execute(
         f"create table if not exists {STATE_SCHEMA}.published_target (target varchar)"
     )
@@ -184,7 +284,10 @@ def _adopt_target(connection: duckdb.DuckDBPyConnection, key: str) -> None:
     connection.execute("commit")
 
 
-def _check_marts(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def _check_marts(
+    connection: duckdb.DuckDBPyConnection, warehouse: Path
+) -> tuple[Mart, ...]:
+    """The marts to publish; an error when a required one is missing."""
     present = {
         name
         for (name,) in connection.execute(
@@ -192,15 +295,22 @@ def _check_marts(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> None
             "where table_schema = 'main'"
         ).fetchall()
     }
-    missing = [mart.table for mart in MARTS if mart.table not in present]
+    missing = [
+        mart.table for mart in MARTS if mart.required and mart.table not in present
+    ]
     if missing:
         raise PipelineError(
             f"the warehouse {warehouse} lacks the marts {', '.join(missing)}: "
             "run dbt build before loading"
         )
+    return tuple(mart for mart in MARTS if mart.table in present)
 
 
-def _diff(connection: duckdb.DuckDBPyConnection, as_of_s: int | None) -> None:
+def _diff(
+    connection: duckdb.DuckDBPyConnection,
+    as_of_s: int | None,
+    marts: tuple[Mart, ...] = MARTS,
+) -> None:
     """Temp table `diff`: every point to write and/or delete, numbered."""
     new = ", ".join(f"d.{name}" for name in FIELDS)
     changed = " or ".join(f"d.{name} is distinct from p.{name}" for name in FIELDS)
@@ -210,7 +320,7 @@ def _diff(connection: duckdb.DuckDBPyConnection, as_of_s: int | None) -> None:
     connection.execute(
         f"""
         create or replace temp table diff as
-        with desired as ({_desired_sql(as_of_s)}),
+        with desired as ({_desired_sql(as_of_s, marts)}),
         compared as (
             select
                 coalesce(d.measurement, p.measurement) as measurement,
@@ -372,7 +482,7 @@ def _remember(connection: duckdb.DuckDBPyConnection, first: int, last: int) -> N
             [first, last],
         )
     connection.execute(
-        f"insert into {STATE_TABLE} "
+        f"insert into {STATE_TABLE} (measurement, meter_id, time_s, {columns}) "
         f"select measurement, meter_id, time_s, {columns} from diff "
         "where n between ? and ?",
         [first, last],
@@ -402,13 +512,18 @@ def publish_marts(
         raise PipelineError(
             f"the warehouse {warehouse} does not exist: run dbt build before loading"
         )
-    result = LoadResult(per_measurement={name: (0, 0) for name in MEASUREMENTS})
+    result = LoadResult()
     connection = duckdb.connect(str(warehouse))
     try:
-        _check_marts(connection, warehouse)
+        marts = _check_marts(connection, warehouse)
+        for mart in marts:
+            result.count(mart.measurement)
         ensure_state(connection)
         _adopt_target(connection, _target_key(target, bucket))
-        _diff(connection, as_of_s)
+        connection.execute(
+            "set variable tibber_meter_id = ?", [settings.tibber_meter_id]
+        )
+        _diff(connection, as_of_s, marts)
         _delete(connection, target, bucket, _delete_ranges(connection), result)
         _write(connection, target, bucket, batch_size, result, after_batch)
     finally:

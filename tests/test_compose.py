@@ -28,7 +28,8 @@ def compose(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"RUN_SCHEDULE", "DOCS_PORT", "COMPOSE_FILE"}
+        if key not in {"RUN_SCHEDULE", "DOCS_PORT", "GRAFANA_PORT", "COMPOSE_FILE"}
+        and key != "COMPOSE_PROFILES"
     }
     return subprocess.run(
         [binary, "--env-file", str(no_settings), "-f", "docker-compose.yml", *args],
@@ -155,3 +156,103 @@ def test_image_leaves_out_the_hosts_venv_data_and_secrets() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".venv/", "data/", "secrets/", ".env", "target/", ".git/"):
         assert entry in ignored
+
+
+def test_grafana_profile_provisions_the_dashboards_against_the_owners_influxdb(
+    config: dict, tmp_path: Path
+) -> None:
+    """`--profile grafana` starts Grafana 10+ with grafana/provisioning and
+    grafana/dashboards mounted where the provisioning files point, and the
+    pipeline's secrets/*.env read by docker/grafana.sh. It belongs to the
+    profile `grafana` only, which a plain `docker-compose up` leaves out."""
+    grafana = config["services"]["grafana"]
+    assert grafana["profiles"] == ["grafana"]
+    image, version = grafana["image"].split(":")
+    assert image == "grafana/grafana-oss"
+    assert int(version.split(".")[0]) >= 10
+    assert {"published": 3000, "target": 3000} in grafana["ports"]
+    mounts = {
+        volume.split(":")[1]: (volume.split(":")[0], volume.split(":")[2])
+        for volume in grafana["volumes"]
+    }
+    assert mounts["/app/secrets"] == (f"{ROOT}/secrets", "ro")
+    assert mounts["/etc/grafana/provisioning"] == (
+        f"{ROOT}/grafana/provisioning",
+        "ro",
+    )
+    (dashboards,) = [m for m in mounts if m.startswith("/etc/grafana/dashboards")]
+    assert mounts[dashboards] == (f"{ROOT}/grafana/dashboards", "ro")
+    provider = yaml.safe_load(
+        (ROOT / "grafana/provisioning/dashboards/utility-meters.yaml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == dashboards
+    (script,) = [m for m in mounts if m.endswith("utility-meters-grafana.sh")]
+    assert mounts[script] == (f"{ROOT}/docker/grafana.sh", "ro")
+    assert grafana["entrypoint"] == ["sh", script]
+    assert "grafana" in config["volumes"]
+
+    listed = compose("config", "--services", tmp_path=tmp_path)
+    assert listed.stdout.split() == ["pipeline", "docs", "grafana"]
+
+
+def test_provisioned_data_sources_read_the_pipelines_influx_settings() -> None:
+    sources = yaml.safe_load(
+        (ROOT / "grafana/provisioning/datasources/influxdb.yaml").read_text()
+    )["datasources"]
+    by_uid = {source["uid"]: source for source in sources}
+    assert set(by_uid) == {"utility-meters-influxql", "utility-meters-flux"}
+    influxql, flux = by_uid["utility-meters-influxql"], by_uid["utility-meters-flux"]
+    for source in sources:
+        assert source["type"] == "influxdb"
+        assert source["url"] == "${INFLUX_URL}"
+    assert influxql["jsonData"]["dbName"] == "${INFLUX_BUCKET_PROCESSED}"
+    assert influxql["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUX_TOKEN}"
+    assert flux["jsonData"]["version"] == "Flux"
+    assert flux["jsonData"]["organization"] == "${INFLUX_ORG}"
+    assert flux["jsonData"]["defaultBucket"] == "${INFLUX_BUCKET_PROCESSED}"
+    assert flux["secureJsonData"]["token"] == "${INFLUX_TOKEN}"
+
+
+def start_grafana(secrets: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """docker/grafana.sh with a stand-in for Grafana's /run.sh that prints
+    the settings it was started with (never the token itself)."""
+    run = tmp_path / "run.sh"
+    run.write_text(
+        "#!/bin/sh\n"
+        'echo "url=$INFLUX_URL bucket=$INFLUX_BUCKET_PROCESSED org=$INFLUX_ORG"\n'
+        'echo "token_length=${#INFLUX_TOKEN} args=$*"\n'
+    )
+    run.chmod(0o755)
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("INFLUX_")
+    }
+    env.update({"SECRETS_DIR": str(secrets), "GRAFANA_RUN": str(run)})
+    return subprocess.run(
+        ["sh", str(ROOT / "docker" / "grafana.sh"), "cfg:default.paths.logs=/x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_grafana_starts_with_the_settings_of_secrets_env(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "influx.env").write_text(
+        "INFLUX_URL=http://nas:8086\nINFLUX_TOKEN='abc def'\nINFLUX_ORG=home\n"
+    )
+    result = start_grafana(secrets, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "url=http://nas:8086 bucket=lampfi_processed org=home",
+        "token_length=7 args=cfg:default.paths.logs=/x",
+    ]
+
+
+def test_grafana_without_influx_url_stops_with_one_line(tmp_path: Path) -> None:
+    result = start_grafana(tmp_path, tmp_path)  # no *.env at all
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error [grafana]: INFLUX_URL is not set")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -176,6 +176,9 @@ def test_reset_over_2x_deletes_each_measurement_over_all_time(
             "meter_consumption_daily",
             "meter_consumption",
             "meter_anomaly",
+            "electricity_cost_daily",
+            "electricity_cost_monthly",
+            "data_quality_finding",
         )
     ]
     influx2_fake.lines.clear()
