@@ -142,8 +142,14 @@ def targets(settings: Settings) -> list[Target]:
     import apprise
 
     found = []
+    quiet = logging.getLogger("apprise")
     for number, url in enumerate(split_urls(settings.notify_urls), start=1):
-        if not apprise.Apprise().add(url):
+        level, quiet.level = quiet.level, logging.CRITICAL  # its line shows parts
+        try:
+            usable = apprise.Apprise().add(url)
+        finally:
+            quiet.level = level
+        if not usable:
             raise ConfigError(
                 f"NOTIFY_URLS entry {number} ({mask(url)}) is not a URL Apprise "
                 "can send to: check its scheme and form in Apprise's URL list"
