@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,11 +173,19 @@ def reporting(settings: Settings, summary: RunSummary) -> Iterator[None]:
         raise
     started = time.perf_counter()
     print("[alerts] ...", flush=True)
-    _guarded(settings, "the alerts", _report_success, receivers, summary)
+    _guarded(
+        settings,
+        "the alerts (the next run tries again)",
+        _report_success,
+        receivers,
+        summary,
+    )
     summary.stage_seconds["alerts"] = round(time.perf_counter() - started, 2)
 
 
-def _guarded(settings: Settings, what: str, report: Any, *args: Any) -> None:
+def _guarded(
+    settings: Settings, what: str, report: Callable[..., None], *args: Any
+) -> None:
     try:
         report(settings, *args)
     except Exception as problem:  # an alert never breaks or hides a run's result
@@ -185,8 +193,7 @@ def _guarded(settings: Settings, what: str, report: Any, *args: Any) -> None:
         for secret in settings.secrets():
             text = text.replace(secret, "***")
         message = (
-            f"warning: {what} could not be announced: {type(problem).__name__}: "
-            f"{text}; the next run tries again"
+            f"warning: {what} could not be announced: {type(problem).__name__}: {text}"
         )
         print(message, flush=True)
         log.warning(message)

@@ -47,7 +47,7 @@ RECOVERED = "utility-meters: runs succeed again"
 
 
 def secret_url(receiver: NotifyReceiver) -> str:
-    return receiver.url(f"alerts:{PASSWORD}", f"/hook/{TOKEN}")
+    return receiver.url(f"meterbot:{PASSWORD}", f"/hook/{TOKEN}")
 
 
 def run(
@@ -138,7 +138,7 @@ def test_a_url_is_shown_with_scheme_and_host_only(url: str, shown: str) -> None:
 
 
 def test_every_masked_part_of_a_url_is_a_secret_for_the_logs(tmp_path: Path) -> None:
-    url = f"json://alerts:{PASSWORD}@127.0.0.1:8080/hook/{TOKEN}?key=qu%2Fery1"
+    url = f"json://meterbot:{PASSWORD}@127.0.0.1:8080/hook/{TOKEN}?key=qu%2Fery1"
     parts = secret_parts(url)
     for part in (PASSWORD, TOKEN, "qu%2Fery1", "qu/ery1", url):
         assert part in parts
@@ -162,6 +162,32 @@ def test_a_url_apprise_cannot_use_stops_the_run_without_showing_it(
         "NOTIFY_URLS entry 2 (nosuch://***@host.example.org) is not a URL Apprise can "
         "send to: check its scheme and form in Apprise's URL list"
     )
+
+
+def test_alerts_that_cannot_be_recorded_never_change_a_runs_outcome(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warehouse is a directory DuckDB cannot open: a successful run stays
+    successful, a failed run's own error passes through unchanged, and each
+    says in one line that its alert could not be announced."""
+    url = f"json://meterbot:{PASSWORD}@127.0.0.1:{closed_port()}/hook/{TOKEN}"
+    settings = load_settings(tmp_path, {"DATA_DIR": "data", "NOTIFY_URLS": url})
+    settings.warehouse.mkdir(parents=True)
+    summary = RunSummary(as_of=datetime(2026, 11, 27, 10, tzinfo=UTC))
+    with alerts.reporting(settings, summary):
+        pass
+    with (
+        pytest.raises(LandingError, match=r"^broken$"),
+        alerts.reporting(settings, summary),
+    ):
+        raise LandingError("broken")
+    lines = capsys.readouterr().out.splitlines()
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    assert [w.split(":")[1] for w in warnings] == [
+        " the alerts (the next run tries again) could not be announced",
+        " the failure could not be announced",
+    ]
+    assert not any(secret in line for line in lines for secret in URL_SECRETS)
 
 
 # -- the messages, from hand-made marts --
@@ -246,7 +272,7 @@ def test_each_demo_event_reaches_the_receiver_once_even_after_a_refusal(
         assert second.returncode == 0, second.stdout + second.stderr
         delivered = receiver.take()
         assert titles(delivered) == demo_titles()
-        assert all(m.credentials == f"alerts:{PASSWORD}" for m in delivered)
+        assert all(m.credentials == f"meterbot:{PASSWORD}" for m in delivered)
         assert all(m.path == f"/hook/{TOKEN}" for m in delivered)
         assert "alerts: 11 sent" in second.stdout
 
