@@ -77,7 +77,12 @@ create table if not exists {STATE_SCHEMA}.sent_alerts (
 class AnomalySource:
     """A mart of anomalies: columns meter_id, unit, consumption, expected,
     plus `period_key` (SQL naming the period in the event key) and
-    `period_text` (SQL: the period in a sentence, e.g. 'on 2025-03-11')."""
+    `period_text` (SQL: the period in a sentence, e.g. 'on 2025-03-11').
+
+    A mart of anomalies between two readings would be one more entry, e.g.
+    `AnomalySource("anomaly_interval", "meter_interval_anomalies",
+    "strftime(first_day, '%Y-%m-%d')", "'from ' || first_day || ' to ' ||
+    last_day", "first_day")`; a source whose table is missing is skipped."""
 
     kind: str
     table: str
