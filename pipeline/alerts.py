@@ -174,13 +174,20 @@ def reporting(settings: Settings, summary: RunSummary) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        _guarded(settings, "the failure", _report_failure, receivers, summary, error)
+        _guarded(
+            settings,
+            "warning: the failure was not announced ({problem})",
+            _report_failure,
+            receivers,
+            summary,
+            error,
+        )
         raise
     started = time.perf_counter()
     print("[alerts] ...", flush=True)
     _guarded(
         settings,
-        "the alerts (the next run tries again)",
+        "warning: alerts not sent ({problem}); the next run tries again",
         _report_success,
         receivers,
         summary,
@@ -189,7 +196,7 @@ def reporting(settings: Settings, summary: RunSummary) -> Iterator[None]:
 
 
 def _guarded(
-    settings: Settings, what: str, report: Callable[..., None], *args: Any
+    settings: Settings, warning: str, report: Callable[..., None], *args: Any
 ) -> None:
     try:
         report(settings, *args)
@@ -197,11 +204,9 @@ def _guarded(
         text = str(problem).splitlines()[0] if str(problem) else ""
         for secret in settings.secrets():
             text = text.replace(secret, "***")
-        message = (
-            f"warning: {what} could not be announced: {type(problem).__name__}: {text}"
-        )
+        message = warning.format(problem=f"{type(problem).__name__}: {text}")
         print(message, flush=True)
-        log.warning(message)
+        log.info(message)  # the console has it already
 
 
 def _report_failure(
