@@ -28,7 +28,7 @@ from pipeline import alerts
 from pipeline.errors import ConfigError, LandingError
 from pipeline.notify_urls import mask, secret_parts, split_urls
 from pipeline.run import RunSummary
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 from tests.fixtures_demo import ROOT, demo_environment, pipeline_command
 from tests.fixtures_pipeline import Baseline, House, ha_line
 from tests.notify_receiver import Message, NotifyReceiver
@@ -189,6 +189,44 @@ def test_alerts_that_cannot_be_recorded_never_change_a_runs_outcome(
     ]
     assert warnings[0].endswith("); the next run tries again")
     assert not any(secret in line for line in lines for secret in URL_SECRETS)
+
+
+def test_a_refused_failure_is_sent_before_the_recovery_and_each_only_once(
+    tmp_path: Path,
+) -> None:
+    """In process, on an empty warehouse (no marts: only run events). A run
+    fails while the receiver answers 500; the next run succeeds: the failure,
+    then the recovery. Two more failures: one message; then one recovery."""
+    summary = RunSummary(as_of=datetime(2026, 11, 27, 10, tzinfo=UTC))
+
+    def failing_run(settings: Settings) -> None:
+        with pytest.raises(LandingError), alerts.reporting(settings, summary):
+            raise LandingError("landing/readings/x.parquet is corrupt: move it away")
+
+    with NotifyReceiver(status=500) as receiver:
+        settings = load_settings(
+            tmp_path, {"DATA_DIR": "data", "NOTIFY_URLS": secret_url(receiver)}
+        )
+        failing_run(settings)
+        assert receiver.refused == 1
+        receiver.status = 200
+        with alerts.reporting(settings, summary):
+            pass
+        first = receiver.take()
+        assert titles(first) == [FAILED, RECOVERED]
+        assert first[0].message == (
+            "The run as of 2026-11-27T10:00:00+00:00 failed: error [landing]: "
+            "landing/readings/x.parquet is corrupt: move it away. You are told "
+            "once when runs succeed again."
+        )
+        with alerts.reporting(settings, summary):
+            pass
+        failing_run(settings)
+        failing_run(settings)
+        assert titles(receiver.take()) == [FAILED]
+        with alerts.reporting(settings, summary):
+            pass
+        assert titles(receiver.take()) == [RECOVERED]
 
 
 # -- the messages, from hand-made marts --
