@@ -357,7 +357,8 @@ def _amount(value: float | None, unit: str) -> str:
 
 
 def mart_events(db: duckdb.DuckDBPyConnection, timezone: str) -> list[Event]:
-    """Every event the marts hold now, in the order they happened."""
+    """Every event the marts hold now: anomalies by day, then findings by
+    instant."""
     tables = _tables(db)
     events: list[Event] = []
     for source in ANOMALY_SOURCES:
