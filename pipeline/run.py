@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from extract import landing
-from pipeline import logs
+from pipeline import alerts, logs
 from pipeline.dbt import DbtOutcome, build
 from pipeline.errors import LockedError, PipelineError
 from pipeline.settings import Settings
@@ -43,6 +43,7 @@ class RunSummary:
     points_deleted: int = 0
     anomalies: int = 0
     new_anomalies: list[str] = field(default_factory=list)
+    unknown_entities: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -136,7 +137,7 @@ def run(
     for path in exposed_secret_files(settings_root):
         name = path.relative_to(settings_root)
         say(f"warning: {name} is readable by group or others: chmod 600 {name}")
-    with run_lock(settings.data_dir):
+    with run_lock(settings.data_dir), alerts.reporting(settings, summary):
         say(f"as_of={as_of.isoformat()} data_dir={settings.data_dir}")
         with stage(summary, "extract"):
             extract(settings, as_of, full_refresh, summary)
@@ -185,6 +186,7 @@ def extract(
         f"InfluxDB: {readings.points_read} points read, "
         f"{readings.rows_written} new or changed"
     )
+    summary.unknown_entities = readings.unknown_entities
     if readings.unknown_entities:
         say(
             "InfluxDB: input_number entities not in seeds/meters.csv: "

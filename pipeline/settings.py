@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import ConfigError
+from pipeline.notify_urls import secret_parts, split_urls
 
 TIBBER_PUBLIC_URL = "https://api.tibber.com/v1-beta/gql"
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -33,6 +34,7 @@ class Settings:
     tibber_api_url: str
     tibber_home_id: str | None
     tibber_meter_id: str
+    notify_urls: str | None = field(default=None, repr=False)
 
     @property
     def demo_mode(self) -> bool:
@@ -48,6 +50,7 @@ class Settings:
         values = [self.influx_token, self.tibber_api_token]
         if self.influx_token and ":" in self.influx_token:
             values.append(self.influx_token.split(":", 1)[1])
+        values += [p for u in split_urls(self.notify_urls) for p in secret_parts(u)]
         return [v for v in values if v]
 
 
@@ -156,4 +159,5 @@ def load_settings(
         tibber_api_url=get("TIBBER_API_URL", TIBBER_PUBLIC_URL),
         tibber_home_id=get("TIBBER_HOME_ID"),
         tibber_meter_id=get("TIBBER_METER_ID", "haupt_strom"),
+        notify_urls=get("NOTIFY_URLS"),
     )

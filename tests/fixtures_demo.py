@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_AS_OF = "2026-11-27T10:00:00Z"
-SWITCHED_OFF = ("INFLUX_URL", "INFLUX_TOKEN", "TIBBER_API_TOKEN")
+SWITCHED_OFF = ("INFLUX_URL", "INFLUX_TOKEN", "TIBBER_API_TOKEN", "NOTIFY_URLS")
 
 
 def demo_environment(data_dir: Path, as_of: str = DEMO_AS_OF) -> dict[str, str]:

@@ -161,6 +161,7 @@ def pipeline_env(
             "INFLUX_BUCKET_PROCESSED": processed_db,
             "TIBBER_API_URL": tibber_url,
             "TIBBER_API_TOKEN": TIBBER_TOKEN,
+            "NOTIFY_URLS": "",
             "PYTHONUNBUFFERED": "1",
         }
     )
