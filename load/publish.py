@@ -1,4 +1,4 @@
-"""Publish the five marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
+"""Publish the marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
 
 What was published is remembered in the warehouse, in
 `load_state.published_points` (one row per point with its field values). A run
@@ -42,7 +42,15 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
-FIELDS = ("value", "consumption", "expected", "ratio", "is_estimated", "is_partial")
+FIELDS = (
+    "value",
+    "consumption",
+    "expected",
+    "ratio",
+    "is_estimated",
+    "is_partial",
+    "days",
+)
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 
@@ -95,6 +103,17 @@ MARTS = (
         "meter_anomalies",
         "day_start_at",
         {"consumption": "consumption", "expected": "expected", "ratio": "ratio"},
+    ),
+    Mart(
+        "meter_interval_anomaly",
+        "meter_interval_anomalies",
+        "first_day_start_at",
+        {
+            "consumption": "consumption",
+            "expected": "expected",
+            "ratio": "ratio",
+            "days": "days",
+        },
     ),
 )
 MEASUREMENTS = tuple(mart.measurement for mart in MARTS)
@@ -153,6 +172,10 @@ def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {STATE_TABLE} ("
         f"measurement varchar, meter_id varchar, time_s bigint, {field_columns})"
     )
+    for name in FIELDS:  # a field added later joins an older state table
+        connection.execute(
+            f"alter table {STATE_TABLE} add column if not exists {name} double"
+        )
     connection.execute(
         f"create table if not exists {STATE_SCHEMA}.published_target (target varchar)"
     )
