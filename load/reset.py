@@ -2,7 +2,7 @@
 
 Asks for confirmation (typing `yes` on a terminal). Then it first forgets what
 was published (so a reset interrupted at any point still ends with a full
-republication by the next run) and deletes the five measurements from
+republication by the next run) and deletes the published measurements from
 INFLUX_BUCKET_PROCESSED: `DROP MEASUREMENT` on the 1.x API, a delete with the
 predicate `_measurement="..."` over all time on the 2.x API.
 Without a terminal, or without `yes`, it does nothing and says so.
@@ -29,7 +29,7 @@ PROMPT = (
 
 
 def reset_processed(settings: Settings, warehouse: Path) -> None:
-    """Forget the published state, then delete the five measurements."""
+    """Forget the published state, then delete the published measurements."""
     target = influxdb.InfluxTarget.from_settings(settings)
     bucket = settings.influx_bucket_processed
     if warehouse.is_file():

@@ -29,7 +29,7 @@ from tests.fixtures_demo import ROOT, run_pipeline, start_pipeline
 ARTIFACTS = ROOT / "test-artifacts"
 PROJECT = "utility_meters"
 
-# The five measurements `make run` loads (CONTRACT.md) and the mart each is
+# The measurements `make run` loads (CONTRACT.md) and the mart each is
 # read from; the exposures must say the same.
 PUBLISHED = {
     "meter_interpolated_daily": "meter_daily_readings",
@@ -37,6 +37,7 @@ PUBLISHED = {
     "meter_consumption_daily": "meter_daily_consumption",
     "meter_consumption": "meter_monthly_consumption",
     "meter_anomaly": "meter_anomalies",
+    "meter_interval_anomaly": "meter_interval_anomalies",
 }
 SOURCES = {
     f"source.{PROJECT}.landing.readings",
