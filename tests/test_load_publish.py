@@ -89,9 +89,19 @@ def marts_example() -> dict[str, list[tuple[Any, ...]]]:
         ],
         "meter_interval_anomalies": [
             (
-                "strom", "kWh", "2024-03-01", MARCH, "2024-03-30",
-                "2024-03-01T09:00:00Z", "2024-03-30T09:00:00Z", 29.0,
-                60.0, 20.0, 3.0, "trailing_intervals", "factor",
+                "strom",
+                "kWh",
+                "2024-03-01",
+                MARCH,
+                "2024-03-30",
+                "2024-03-01T09:00:00Z",
+                "2024-03-30T09:00:00Z",
+                29.0,
+                60.0,
+                20.0,
+                3.0,
+                "trailing_intervals",
+                "factor",
             ),
         ],
     }

@@ -196,7 +196,9 @@ estimates as (
         round(
             case
                 when trailing_weight > 0
-                    then trailing_consumption * interval_weight / trailing_weight
+                    then
+                        trailing_consumption * interval_weight
+                        / trailing_weight
             end,
             9
         ) as expected_trailing_intervals
