@@ -20,15 +20,23 @@
     data_quality_findings, not consumption to judge; such an interval is no
     reference either). An anomaly: consumption >= anomaly_factor x expected
     and above the unit's daily minimum times the interval's days.
-    One row per reading, so this is a table rebuilt in full on every build.
+    Incremental: an interval depends on nothing but its meter's readings
+    (and Tibber counter), so a build recomputes every interval of the meters
+    whose readings changed (pipeline/rebuild.py) and keeps the others; of the
+    interpolated days it reads only those a year before the intervals.
 -#}
 {%- set minimums = var('anomaly_min_consumption') -%}
 {%- set max_gap_days = var('anomaly_max_reading_gap_days') -%}
-{%- set trailing_days = var('anomaly_interval_trailing_days') -%}
+{%- set trailing_us = var('anomaly_interval_trailing_days') * 86400000000 -%}
 {%- set factor = var('anomaly_factor') -%}
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_rebuilt('meter_id', none) }}",
+) }}
 
 with readings as (
     select * from {{ ref('int_readings_cleaned') }}
+    where {{ rebuilt('meter_id', none) }}
 ),
 
 meters as (
@@ -39,17 +47,13 @@ weights as (
     select * from {{ ref('int_seasonal_weights_daily') }}
 ),
 
-daily_readings as (
-    select * from {{ ref('int_daily_readings_interpolated') }}
-    where day is not null
-),
-
 tibber_stretches as (
     select
         meter_id,
         min(reading_at) as first_at,
         max(reading_at) as last_at
     from {{ ref('int_tibber_counter') }}
+    where {{ rebuilt('meter_id', none) }}
     group by meter_id
 ),
 
@@ -79,10 +83,7 @@ weighed_readings as (
                     {{ days_since_epoch('readings.measured_at') }}
                     - {{ days_since_epoch('weights.day_start_at') }}
                 )
-        end as reading_weight,
-        min(readings.measured_at) over (
-            partition by readings.meter_id
-        ) as first_reading_at
+        end as reading_weight
     from readings
     inner join meters on readings.meter_id = meters.meter_id
     left join weights
@@ -96,7 +97,7 @@ sequenced as (
         meter_id,
         unit,
         pattern_id,
-        first_reading_at,
+        first_value(measured_at) over by_time as first_reading_at,
         measured_at as started_at,
         lead(measured_at) over by_time as ended_at,
         local_day as first_day,
@@ -111,36 +112,58 @@ sequenced as (
 intervals as (
     select
         *,
+        epoch_us(ended_at) - epoch_us(started_at) as length_us,
         (epoch_us(ended_at) - epoch_us(started_at)) / 86400000000.0 as days,
-        {{ days_since_epoch('ended_at') }} as ended_day_number
+        cast(first_day - interval 1 year as date) as last_year_first_day,
+        cast(last_day - interval 1 year as date) as last_year_last_day
     from sequenced
     where ended_at is not null
 ),
 
--- Per interval, the references that end at its end (sums over the intervals
--- ending within the trailing days); the next interval reads them.
-trailing_sums as (
+-- The intervals that ended within the trailing days before this one started
+-- (in epoch microseconds, exact): always the previous one, never itself.
+trailing_references as (
     select
         *,
         sum(case when not has_counter_reset then consumption end)
-            over by_end as consumption_to_end,
+            over by_end as trailing_consumption,
         sum(case when not has_counter_reset then interval_weight end)
-            over by_end as weight_to_end
+            over by_end as trailing_weight
     from intervals
     window by_end as (
         partition by meter_id
-        order by ended_day_number
-        range between {{ trailing_days }} preceding and current row
+        order by epoch_us(ended_at)
+        range between length_us + {{ trailing_us }} preceding
+        and length_us preceding
     )
 ),
 
-trailing_references as (
+-- The counter at the local days a year before each interval's first and
+-- last day: only those days of the big table are read.
+span_days as (
     select
-        * exclude (consumption_to_end, weight_to_end),
-        lag(consumption_to_end) over by_time as trailing_consumption,
-        lag(weight_to_end) over by_time as trailing_weight
-    from trailing_sums
-    window by_time as (partition by meter_id order by started_at)
+        meter_id,
+        last_year_first_day as day
+    from intervals
+    union
+    select
+        meter_id,
+        last_year_last_day as day
+    from intervals
+),
+
+daily_readings as (
+    select
+        daily.meter_id,
+        daily.day,
+        daily.reading_at,
+        daily.reading_value
+    from {{ ref('int_daily_readings_interpolated') }} as daily
+    inner join span_days
+        on
+            daily.meter_id = span_days.meter_id
+            and daily.day = span_days.day
+    where {{ rebuilt('daily.meter_id', none) }}
 ),
 
 last_year as (
@@ -163,14 +186,12 @@ last_year as (
     left join daily_readings as span_start
         on
             trailing_references.meter_id = span_start.meter_id
-            and cast(trailing_references.first_day - interval 1 year as date)
-            = span_start.day
+            and trailing_references.last_year_first_day = span_start.day
             and trailing_references.first_reading_at <= span_start.reading_at
     left join daily_readings as span_end
         on
             trailing_references.meter_id = span_end.meter_id
-            and cast(trailing_references.last_day - interval 1 year as date)
-            = span_end.day
+            and trailing_references.last_year_last_day = span_end.day
     left join weights as weight_start
         on
             trailing_references.pattern_id = weight_start.pattern_id
