@@ -113,7 +113,11 @@ intervals as (
     select
         *,
         epoch_us(ended_at) - epoch_us(started_at) as length_us,
-        (epoch_us(ended_at) - epoch_us(started_at)) / 86400000000.0 as days,
+        epoch_us(ended_at) - epoch_us(started_at)
+        + {{ trailing_us }} as reference_span_us,
+        -- the published field's name
+        (epoch_us(ended_at) - epoch_us(started_at))
+        / 86400000000.0 as days,  -- noqa: RF04
         cast(first_day - interval 1 year as date) as last_year_first_day,
         cast(last_day - interval 1 year as date) as last_year_last_day
     from sequenced
@@ -121,7 +125,8 @@ intervals as (
 ),
 
 -- The intervals that ended within the trailing days before this one started
--- (in epoch microseconds, exact): always the previous one, never itself.
+-- (ended from its end - reference_span_us to its end - length_us, in exact
+-- epoch microseconds): always the previous one, never itself.
 trailing_references as (
     select
         *,
@@ -133,8 +138,7 @@ trailing_references as (
     window by_end as (
         partition by meter_id
         order by epoch_us(ended_at)
-        range between length_us + {{ trailing_us }} preceding
-        and length_us preceding
+        range between reference_span_us preceding and length_us preceding
     )
 ),
 

@@ -27,8 +27,8 @@ reading_inside as (
     inner join readings
         on
             anomalies.meter_id = readings.meter_id
-            and readings.measured_at > anomalies.started_at
-            and readings.measured_at < anomalies.ended_at
+            and anomalies.started_at < readings.measured_at
+            and anomalies.ended_at > readings.measured_at
 ),
 
 reset_inside as (
@@ -41,8 +41,8 @@ reset_inside as (
     inner join findings
         on
             anomalies.meter_id = findings.meter_id
-            and findings.found_at > anomalies.started_at
-            and findings.found_at <= anomalies.ended_at
+            and anomalies.started_at < findings.found_at
+            and anomalies.ended_at >= findings.found_at
 ),
 
 rule_broken as (
