@@ -29,7 +29,7 @@ from tests.fixtures_demo import ROOT, run_pipeline, start_pipeline
 ARTIFACTS = ROOT / "test-artifacts"
 PROJECT = "utility_meters"
 
-# The measurements `make run` loads (CONTRACT.md) and the mart each is
+# The measurements `make run` loads and the mart each is
 # read from; the exposures must say the same.
 PUBLISHED = {
     "meter_interpolated_daily": "meter_daily_readings",
