@@ -88,6 +88,15 @@ def build_marts(warehouse: Path, meters: int, days: int, consumption: bool) -> i
             "1.0 as expected, 1.0 as ratio, 'factor' as rule "
             "from main.meter_daily_consumption where false"
         )
+        connection.execute(
+            "create or replace table main.meter_interval_anomalies as "
+            "select meter_id, unit, day as first_day, "
+            "day_start_at as first_day_start_at, day as last_day, "
+            "day_start_at as started_at, day_start_at as ended_at, "
+            "1.0 as days, consumption, 1.0 as expected, 1.0 as ratio, "
+            "'trailing_intervals' as expected_from, 'factor' as rule "
+            "from main.meter_daily_consumption where false"
+        )
         total = 0
         for mart in (mart for mart in MARTS if mart.required):
             (count,) = connection.execute(
@@ -106,11 +115,11 @@ def pretend_published(warehouse: Path, settings_url: str, bucket: str) -> None:
             "time_s, value, consumption, expected, ratio, is_estimated, is_partial) "
             "select 'meter_interpolated_daily', meter_id, "
             "(epoch_ms(day_start_at) // 1000)::bigint, reading, null, null, null, "
-            f"is_estimated::double, null from main.{DAILY} "
+            f"is_estimated::double, null, null from main.{DAILY} "
             "union all "
             "select 'meter_interpolated_monthly', meter_id, "
             "(epoch_ms(month_start_at) // 1000)::bigint, reading, null, null, null, "
-            f"is_estimated::double, null from main.{MONTHLY}"
+            f"is_estimated::double, null, null from main.{MONTHLY}"
         )
         connection.execute(
             "insert into load_state.published_target values (?)",

@@ -27,7 +27,9 @@ The house, as simulated:
   10:40, the new one starting at a calibration value), electricity on
   2024-11-26/27 (old registers read at 17:05 on the 26th, haupt_strom read at
   local 00:00 on the 27th at 0.0, before its Tibber hours count).
-- Planted faults: a 7-day water leak (og1_wasser_kalt at 10x from 2025-03-10),
+- Planted faults: a 7-day water leak (og1_wasser_kalt at 10x from 2025-03-10,
+  inside its daily readings), a 21-day leak between sparse readings
+  (og2_wasser_kalt at 6x from 2026-02-09, read by hand every few weeks),
   a counter reset (solarspeicher restarts from 0 on 2023-07-14), a bad reading
   (og1_strom's first reading from 2023-06-01 on, 4 kWh below the one before),
   a duplicate instant (eg_strom's first reading from 2023-09-01 on is first
@@ -117,6 +119,10 @@ DAILY_STRETCHES: dict[str, list[tuple[date, date]]] = {
     "og1_wasser_kalt": [(date(2025, 1, 6), date(2025, 5, 1))],
 }
 LEAK = ("og1_wasser_kalt", date(2025, 3, 10), date(2025, 3, 17), 10.0)
+# A leak between sparse readings: og2's cold water (read by hand every few
+# weeks) runs at 6x for three weeks, a running cistern. Only the interval
+# between the readings around it can reveal it.
+SPARSE_LEAK = ("og2_wasser_kalt", date(2026, 2, 9), date(2026, 3, 2), 6.0)
 EMPTY_FLAT = (date(2023, 4, 1), date(2024, 4, 1))  # og2 stood empty
 RESET = ("solarspeicher", datetime(2023, 7, 14, 11, 0))  # local instant
 BAD_READING = ("og1_strom", date(2023, 6, 1), 4.0)
@@ -378,6 +384,10 @@ def house_series(
         s[name] = _scaled(
             daily_use(cal, name, annual, None, noise=0.2), cal, EMPTY_FLAT, 0.0
         )
+    sparse_meter, sparse_start, sparse_end, sparse_factor = SPARSE_LEAK
+    s[sparse_meter] = _scaled(
+        s[sparse_meter], cal, (sparse_start, sparse_end), sparse_factor
+    )
     ground_floor = daily_use(cal, "eg_wasser", 55, None, noise=0.2)
     garden = daily_use(cal, "garten_wasser", 12, _normalised(GARDEN_PATTERN))
     s["haupt_wasser"] = _added(

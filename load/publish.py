@@ -1,4 +1,4 @@
-"""Publish the five marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
+"""Publish the marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
 
 What was published is remembered in the warehouse, in
 `load_state.published_points` (one row per point with its field values). A run
@@ -59,6 +59,8 @@ FIELDS = (
     "excluded_reading",
     "negative_virtual",
     "tibber_mismatch",
+    # meter_interval_anomaly
+    "days",
 )
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
@@ -145,6 +147,17 @@ MARTS = (
         "meter_anomalies",
         "day_start_at",
         {"consumption": "consumption", "expected": "expected", "ratio": "ratio"},
+    ),
+    Mart(
+        "meter_interval_anomaly",
+        "meter_interval_anomalies",
+        "first_day_start_at",
+        {
+            "consumption": "consumption",
+            "expected": "expected",
+            "ratio": "ratio",
+            "days": "days",
+        },
     ),
     # Tibber's cost of the house's electricity, tagged with TIBBER_METER_ID.
     Mart(

@@ -239,7 +239,9 @@ def take_snapshot(settings: Settings) -> None:
 def count_anomalies(settings: Settings, summary: RunSummary) -> None:
     with duckdb.connect(str(settings.warehouse), read_only=False) as db:
         rows = db.execute(
-            "select meter_id, cast(day as varchar) from main.meter_anomalies"
+            "select meter_id, cast(day as varchar) from main.meter_anomalies "
+            "union all select meter_id, first_day || '..' || last_day "
+            "from main.meter_interval_anomalies"
         ).fetchall()
     current = sorted(f"{meter} {day}" for meter, day in rows)
     state = settings.data_dir / "state" / "anomalies.json"

@@ -61,6 +61,7 @@ MARTS = (
     "meter_daily_consumption",
     "meter_monthly_consumption",
     "meter_anomalies",
+    "meter_interval_anomalies",
     "data_quality_findings",
     "electricity_daily_cost",
     "electricity_monthly_cost",

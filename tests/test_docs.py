@@ -37,6 +37,7 @@ PUBLISHED = {
     "meter_consumption_daily": "meter_daily_consumption",
     "meter_consumption": "meter_monthly_consumption",
     "meter_anomaly": "meter_anomalies",
+    "meter_interval_anomaly": "meter_interval_anomalies",
 }
 # Published for the dashboards (grafana/), next to the five.
 FOR_DASHBOARDS = {

@@ -29,6 +29,8 @@ COMPARED = [
     "intermediate.int_daily_consumption_virtual",
     "main.meter_monthly_consumption",
     "main.meter_anomalies",
+    "intermediate.int_reading_intervals_judged",
+    "main.meter_interval_anomalies",
     "main.electricity_daily_cost",
     "main.electricity_monthly_cost",
     "main.data_quality_findings",

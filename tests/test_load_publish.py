@@ -41,6 +41,10 @@ MART_COLUMNS = {
     "meter_anomalies": "meter_id varchar, unit varchar, day date, "
     "day_start_at timestamptz, consumption double, expected double, "
     "ratio double, rule varchar",
+    "meter_interval_anomalies": "meter_id varchar, unit varchar, first_day date, "
+    "first_day_start_at timestamptz, last_day date, started_at timestamptz, "
+    "ended_at timestamptz, days double, consumption double, expected double, "
+    "ratio double, expected_from varchar, rule varchar",
 }
 
 D30, D31, D01 = "2024-03-29T23:00:00Z", "2024-03-30T23:00:00Z", "2024-03-31T22:00:00Z"
@@ -83,6 +87,23 @@ def marts_example() -> dict[str, list[tuple[Any, ...]]]:
             ("strom", "kWh", "2024-03-30", D30, 10.5, 5.0, 2.1, "factor"),
             ("rest_strom", "kWh", "2024-03-31", D31, 1 / 3, 0.0, None, "factor"),
         ],
+        "meter_interval_anomalies": [
+            (
+                "strom",
+                "kWh",
+                "2024-03-01",
+                MARCH,
+                "2024-03-30",
+                "2024-03-01T09:00:00Z",
+                "2024-03-30T09:00:00Z",
+                29.0,
+                60.0,
+                20.0,
+                3.0,
+                "trailing_intervals",
+                "factor",
+            ),
+        ],
     }
 
 
@@ -103,6 +124,7 @@ def expected_example() -> set[tuple[str, str, int, frozenset[tuple[str, float]]]
         used(CM, "strom", APRIL, 2.0, 1.0, 1.0),
         anomaly("strom", D30, 10.5, 5.0, 2.1),
         anomaly("rest_strom", D31, 1 / 3, 0.0),
+        interval_anomaly("strom", MARCH, 60.0, 20.0, 3.0, 29.0),
     }
 
 
@@ -135,6 +157,13 @@ def anomaly(
     if ratio is not None:
         fields["ratio"] = ratio
     return point("meter_anomaly", meter_id, at, **fields)
+
+
+def interval_anomaly(
+    meter_id: str, at: str, amount: float, expected: float, ratio: float, days: float
+) -> Any:
+    fields = {"consumption": amount, "expected": expected, "ratio": ratio}
+    return point("meter_interval_anomaly", meter_id, at, days=days, **fields)
 
 
 def write_marts(warehouse: Path, marts: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -217,7 +246,7 @@ def test_every_mart_row_comes_back_as_exactly_one_point(
 
     assert server_point_set(influxd, influx_db) == expected_example()
     assert tag_keys(influxd, influx_db) == {"meter_id"}
-    assert result.points_written == 14
+    assert result.points_written == 15
     assert result.points_deleted == 0
     assert result.per_measurement == {
         "meter_interpolated_daily": (3, 0),
@@ -225,6 +254,7 @@ def test_every_mart_row_comes_back_as_exactly_one_point(
         "meter_consumption_daily": (5, 0),
         "meter_consumption": (2, 0),
         "meter_anomaly": (2, 0),
+        "meter_interval_anomaly": (1, 0),
     }
 
 
@@ -284,9 +314,11 @@ def test_changed_month_start_reading_rewrites_its_days_and_months_only(
         "meter_consumption_daily": (2, 0),
         "meter_consumption": (2, 0),
         "meter_anomaly": (0, 0),
+        "meter_interval_anomaly": (0, 0),
     }
     expected = expected_example()
-    old = {p for p in expected if p[1] == "strom" and p[0] != "meter_anomaly"}
+    anomalies = ("meter_anomaly", "meter_interval_anomaly")
+    old = {p for p in expected if p[1] == "strom" and p[0] not in anomalies}
     expected -= {
         reading(RD, "strom", D01, 120.25, 1.0),
         reading(RM, "strom", APRIL, 120.25, 1.0),
@@ -344,6 +376,25 @@ def test_field_that_became_null_is_removed_not_left_behind(
     old = anomaly("strom", D30, 10.5, 5.0, 2.1)
     new = anomaly("strom", D30, 10.5, 0.0)
     assert server_point_set(influxd, influx_db) == expected_example() - {old} | {new}
+
+
+def test_state_of_an_older_release_gains_the_days_field(
+    influxd: Any, influx_db: str, warehouse: Path, tmp_path: Path
+) -> None:
+    """A warehouse whose published record predates the field `days` (of
+    meter_interval_anomaly): the column is added, every point published."""
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema load_state")
+        connection.execute(
+            "create table load_state.published_points (measurement varchar, "
+            "meter_id varchar, time_s bigint, value double, consumption double, "
+            "expected double, ratio double, is_estimated double, is_partial double)"
+        )
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+
+    assert publish_marts(settings, warehouse).points_written == 15
+    assert server_point_set(influxd, influx_db) == expected_example()
+    assert publish_marts(settings, warehouse).points_written == 0
 
 
 def test_deleting_a_whole_meter_removes_only_its_points(
@@ -560,7 +611,7 @@ def test_reset_after_yes_empties_the_bucket_and_next_run_republishes_all(
     assert (code, err.getvalue()) == (0, "")
     assert server_point_set(influxd, influx_db) == set()
     result = publish_marts(settings, warehouse)
-    assert result.points_written == 14
+    assert result.points_written == 15
     assert server_point_set(influxd, influx_db) == expected_example()
 
 

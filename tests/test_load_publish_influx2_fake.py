@@ -43,6 +43,8 @@ EXPECTED_LINES = [
     "meter_interpolated_monthly,meter_id=strom value=50.0,is_estimated=0.0 1709247600",
     "meter_interpolated_monthly,meter_id=strom value=120.25,is_estimated=1.0"
     " 1711922400",
+    "meter_interval_anomaly,meter_id=strom consumption=60.0,expected=20.0,"
+    "ratio=3.0,days=29.0 1709247600",
 ]
 
 
@@ -67,7 +69,7 @@ def test_publish_over_2x_sends_gzip_line_protocol_with_token_org_and_bucket(
 
     result = publish_marts(settings_2x(influx2_fake.url, tmp_path), warehouse)
 
-    assert result.points_written == 14
+    assert result.points_written == 15
     assert len(influx2_fake.requests) == 1
     request = influx2_fake.requests[0]
     assert (request.method, request.path) == ("POST", "/api/v2/write")
@@ -179,8 +181,9 @@ def test_reset_over_2x_deletes_each_measurement_over_all_time(
             "electricity_cost_daily",
             "electricity_cost_monthly",
             "data_quality_finding",
+            "meter_interval_anomaly",
         )
     ]
     influx2_fake.lines.clear()
-    assert publish_marts(settings, warehouse).points_written == 14
+    assert publish_marts(settings, warehouse).points_written == 15
     assert sorted(influx2_fake.lines) == sorted(EXPECTED_LINES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -77,8 +78,14 @@ def test_summary_counts_the_landed_rows_and_the_anomalies(two_runs) -> None:
     assert numbers["demo_readings"] == files  # every row landed, once
     assert readings.num_rows <= files  # one duplicate instant is superseded
     with duckdb.connect(str(data_dir / "snapshot" / "warehouse.duckdb")) as db:
-        anomalies = db.execute("select count(*) from meter_anomalies").fetchone()[0]
-    assert numbers["anomalies"] == anomalies > 0
+        days = db.execute("select count(*) from meter_anomalies").fetchone()[0]
+        intervals = db.execute(
+            "select count(*) from meter_interval_anomalies"
+        ).fetchone()[0]
+    # The summary lists the anomalous days and the anomalous intervals.
+    anomalies = days + intervals
+    assert days > 0 and intervals > 0
+    assert numbers["anomalies"] == anomalies
     assert numbers["new_anomalies"] == anomalies
 
 
@@ -117,3 +124,37 @@ def test_demo_leak_is_found_and_gas_swap_month_is_old_plus_new(two_runs) -> None
     assert month["gas_total"] == pytest.approx(
         month["gas_zahler_alt"] + new_after_swap, rel=1e-9
     )
+
+
+def test_demo_leak_between_sparse_readings_is_found_by_its_interval(two_runs) -> None:
+    """og2_wasser_kalt, read by hand every few weeks, runs at 6x from 9 Feb
+    to 1 Mar 2026 (21 days). The interval around it is flagged: it spans the
+    21 leak days, each using about 5 usual days more, so over D days
+    ratio = (D + 5 x 21) / D about, and (ratio - 1) x D / 21 is about 5
+    (3 to 7 with the simulation's noise and last year's level). Every other
+    interval anomaly is the og2 flat's return after its empty year (April
+    2023 to April 2024), within three months of it: a meter that used
+    (almost) nothing for a year is flagged for using its usual amount again.
+    """
+    data_dir, first, _ = two_runs
+    with duckdb.connect(str(data_dir / "snapshot" / "warehouse.duckdb")) as db:
+        db.execute("set TimeZone = 'UTC'")
+        rows = db.execute(
+            "select meter_id, first_day, last_day, days, ratio, "
+            "first_day_start_at from meter_interval_anomalies order by all"
+        ).fetchall()
+    leak = [row for row in rows if row[0] == "og2_wasser_kalt"]
+    assert len(leak) == 1, rows
+    meter, first_day, last_day, days, ratio, stamped_at = leak[0]
+    assert first_day <= date(2026, 2, 9) and last_day >= date(2026, 3, 1)
+    assert ratio >= 2
+    assert 3 <= (ratio - 1) * days / 21 <= 7
+    # Stamped at the local start of its first day (CET: 23:00 UTC the day before).
+    assert stamped_at == datetime.combine(
+        first_day - timedelta(days=1), time(23), tzinfo=UTC
+    )
+    assert f"new: og2_wasser_kalt {first_day}..{last_day}" in first
+    others = [row for row in rows if row[0] != "og2_wasser_kalt"]
+    for meter, first_day, *_ in others:
+        assert meter.startswith("og2_"), others
+        assert date(2024, 3, 1) <= first_day <= date(2024, 7, 1), others
