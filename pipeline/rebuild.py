@@ -233,10 +233,10 @@ def rebuilt_meters(
     have changed (None: all its rows). A physical meter whose readings
     changed from t on changes from the third kept reading before t (the
     segment ending at t starts at the kept reading before it, and cleaning
-    may now exclude or keep the two readings before t), unless t lies in the first year of
-    its readings (the rate before the first reading changes) or nothing
-    precedes it. Master and virtual meters change from the earliest change
-    of the meters they are built on."""
+    may now exclude or keep the two readings before t), unless t lies in
+    the first year of its readings (the rate before the first reading
+    changes) or nothing precedes it. Master and virtual meters change from
+    the earliest change of the meters they are built on."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     changed_at: dict[str, datetime] = {
         row["meter_id"]: row["changed_at"]
