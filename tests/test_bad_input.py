@@ -188,6 +188,20 @@ def probe_run(
                     }
                 ),
             )
+            landing.append(
+                house.data_dir,
+                "reading_issues",
+                pa.table(
+                    {
+                        "meter_id": ["probe_nan"],
+                        "measured_at": [local(D(2026, 1, 6))],
+                        "issue": ["unparseable"],
+                        "value": ["unavailable"],
+                        "unit": ["kWh"],
+                        "extracted_at": [datetime(2026, 11, 1, tzinfo=UTC)],
+                    }
+                ),
+            )
             house.extra_env["DBT_PROJECT_DIR"] = str(project)
             process = start_pipeline(house.env)
             out, err = process.communicate(timeout=300)
@@ -231,6 +245,7 @@ def test_non_finite_readings_are_dropped_and_counted(probe_run: ProbeRun) -> Non
     assert probe_run.findings("probe_nan") == {
         ("non_finite", local(D(2026, 1, 11)), "nan"),
         ("non_finite", local(D(2026, 1, 16)), float("inf")),
+        ("unparseable", local(D(2026, 1, 6)), None),  # landed as a reading issue
     }
     daily = probe_run.daily("probe_nan")
     # 100 -> 120 over 20 days, the invalid values in between ignored
@@ -259,8 +274,7 @@ def test_small_drop_is_a_bad_reading_excluded_from_the_series(
     probe_run: ProbeRun,
 ) -> None:
     assert probe_run.findings("probe_drop") == {
-        ("bad_reading", local(D(2026, 1, 15), 12), 105.0),
-        ("unparseable", local(D(2026, 1, 6)), None),
+        ("bad_reading", local(D(2026, 1, 15), 12), 105.0)
     }
     daily = probe_run.daily("probe_drop")
     assert daily[D(2026, 1, 11)] == 110.0
@@ -307,10 +321,13 @@ def test_duplicates_at_one_instant_keep_one_value(probe_run: ProbeRun) -> None:
 
 
 def test_a_value_that_is_not_a_number_is_a_finding(probe_run: ProbeRun) -> None:
+    """InfluxDB 1.x leaves strings out of the query (probe_drop's stays
+    unseen); a 2.x extract lands them as reading issues: probe_nan's
+    "unavailable" is landed as one, the way it would."""
     assert probe_run.query(
-        "select detail from main.data_quality_findings "
-        "where meter_id = 'probe_drop' and finding_type = 'unparseable'"
-    ) == [("not a number: unavailable (text)",)]
+        "select found_at, detail from main.data_quality_findings "
+        "where finding_type = 'unparseable'"
+    ) == [(local(D(2026, 1, 6)), "not a number: unavailable (kWh)")]
 
 
 def test_a_meter_read_once_is_a_finding(probe_run: ProbeRun) -> None:
@@ -322,7 +339,7 @@ def test_a_meter_read_once_is_a_finding(probe_run: ProbeRun) -> None:
 def test_the_summary_lists_the_new_cleaning_findings(probe_run: ProbeRun) -> None:
     out = probe_run.result.stdout
     assert "new: duplicate_instant probe_duplicate 2026-01-10T23:00:00Z" in out
-    assert "new: unparseable probe_drop 2026-01-05T23:00:00Z" in out
+    assert "new: unparseable probe_nan 2026-01-05T23:00:00Z" in out
     assert "new: single_reading probe_single 2025-12-31T23:00:00Z" in out
 
 
