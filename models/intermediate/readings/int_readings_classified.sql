@@ -16,9 +16,10 @@
       below the previous one. Excluded alone; its neighbours are kept. A
       smaller drop of that kind is a bad_reading;
     - implausible: its rise per day (at least one day) since any of the
-      three readings before it exceeds implausible_consumption_factor times the median
-      daily consumption of the meter's earlier intervals (once at least
-      implausible_min_intervals earlier intervals rose); excluded;
+      three readings before it exceeds implausible_consumption_factor times
+      the median daily consumption of the meter's earlier intervals (the last
+      implausible_lookback_intervals, once at least implausible_min_intervals
+      of them rose); excluded;
     - counter_reset: below 90 % of the previous valid reading, and the
       counter really restarted low and grows from there: the next reading is
       not below it and its value, consumed since the previous reading, is
@@ -170,7 +171,8 @@ limits as (
     window earlier as (
         partition by meter_id
         order by measured_at
-        rows between unbounded preceding and 1 preceding
+        rows between {{ var('implausible_lookback_intervals') }} preceding
+        and 1 preceding
     )
 ),
 
