@@ -54,9 +54,13 @@ issue_findings as (
         cast(null as double) as value,
         case issue
             when 'unparseable'
-                then 'not a number: '
-                || string_agg(distinct raw_value || ' (' || unit || ')', ', ')
-            else 'several values at one instant; dropped: '
+                then
+                    'not a number: '
+                    || string_agg(
+                        distinct raw_value || ' (' || unit || ')', ', '
+                    )
+            else
+                'several values at one instant; dropped: '
                 || string_agg(distinct raw_value || ' ' || unit, ', ')
         end as detail
     from issues
@@ -70,7 +74,7 @@ single_readings as (
         min(measured_at) as found_at,
         min(raw_value) as value,
         'the only valid reading up to as_of: no consumption can be measured'
-        as detail
+            as detail
     from classified
     where reading_status in ('valid', 'counter_reset')
     group by meter_id

@@ -164,8 +164,9 @@ limits as (
             when
                 count(rising_rate) over earlier
                 >= {{ var('implausible_min_intervals') }}
-                then {{ var('implausible_consumption_factor') }}
-                * median(rising_rate) over earlier
+                then
+                    {{ var('implausible_consumption_factor') }}
+                    * median(rising_rate) over earlier
         end as daily_limit
     from rates
     window earlier as (
@@ -330,12 +331,14 @@ segment_verdicts as (
         case
             when
                 ranked.segment_number > 0 and ranked.position_in_segment = 1
-                then 'the counter restarted: below 90 % of the previous '
-                || 'valid reading ' || offsets.previous_level
-                || ', and the readings after it grow from here'
+                then
+                    'the counter restarted: below 90 % of the previous '
+                    || 'valid reading ' || offsets.previous_level
+                    || ', and the readings after it grow from here'
             when ranked.raw_value < ranked.previous_valid_value
-                then 'below the previous valid reading '
-                || ranked.previous_valid_value
+                then
+                    'below the previous valid reading '
+                    || ranked.previous_valid_value
         end as rule_detail,
         ranked.raw_value + offsets.offset_value as reading_value
     from ranked
@@ -354,10 +357,12 @@ verdicts as (
         typo_status as reading_status,
         case
             when raw_value > next_value
-                then 'stands above the next reading ' || next_value
-                || ', which continues from the previous one '
-                || previous_value
-            else 'below the previous reading ' || previous_value
+                then
+                    'stands above the next reading ' || next_value
+                    || ', which continues from the previous one '
+                    || previous_value
+            else
+                'below the previous reading ' || previous_value
                 || ', while the next one ' || next_value
                 || ' continues from it'
         end as rule_detail,
