@@ -117,3 +117,19 @@ def test_demo_leak_is_found_and_gas_swap_month_is_old_plus_new(two_runs) -> None
     assert month["gas_total"] == pytest.approx(
         month["gas_zahler_alt"] + new_after_swap, rel=1e-9
     )
+
+
+def test_cleaning_findings_are_new_in_the_first_summary_only(two_runs) -> None:
+    """The demo plants a bad reading (og1_strom, 4 kWh below the reading
+    before), a counter reset (solarspeicher) and a reading corrected by a
+    later extraction (eg_strom, superseded): three cleaning findings, all new
+    in the first run, none in the second."""
+    _, first, second = two_runs
+    assert "cleaning findings: 3 (3 new)" in first
+    for kind, meter in (
+        ("bad_reading", "og1_strom"),
+        ("counter_reset", "solarspeicher"),
+        ("superseded", "eg_strom"),
+    ):
+        assert re.search(rf"\n    new: {kind} {meter} 20\d\d-", first), first
+    assert "cleaning findings: 3 (0 new)" in second
