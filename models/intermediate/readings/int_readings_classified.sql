@@ -392,6 +392,8 @@ select
     coalesce(checked.rejection, verdicts.reading_status) as reading_status,
     case
         when checked.rejection is null then verdicts.rule_detail
+        when checked.rejection = 'superseded'
+            then 'several readings at one instant: a later extraction won'
     end as rule_detail,
     case
         when
