@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 TABLE = "readings"
 KEY = ["meter_id", "measured_at"]
+ISSUES = "reading_issues"
+ISSUE_KEY = ["meter_id", "measured_at", "issue", "unit", "value"]
 VALUES = ["value", "unit"]
 DOMAIN = "input_number"
 IDS_PER_QUERY = 200
@@ -76,6 +78,8 @@ class _Points:
     units: list[pa.Array] = field(default_factory=list)
     count: int = 0
     unparseable: int = 0
+    # (meter_id, epoch microseconds, the value as text, unit)
+    unparseable_values: list[tuple[str, int, str, str]] = field(default_factory=list)
 
     def add(
         self, meter_id: str, unit: str, times_us: list[int], raw: list[Any]
@@ -85,6 +89,11 @@ class _Points:
         skipped = len(raw) - len(values)
         if skipped:
             self.unparseable += skipped
+            self.unparseable_values += [
+                (meter_id, instant, str(value), unit)
+                for instant, value in zip(times_us, raw, strict=True)
+                if _number(value) is None
+            ]
             log.warning(
                 "event=unparseable_values meter_id=%r unit=%r count=%d",
                 meter_id,
@@ -291,9 +300,9 @@ def landed_watermarks(data_dir: Path) -> dict[str, datetime]:
 
 def _deduplicated(
     points: pa.Table, meter_units: dict[str, str], extracted_at: datetime
-) -> tuple[pa.Table, int]:
+) -> tuple[pa.Table, pa.Table]:
     """One row per (meter, instant): the seed's unit first, then finite values,
-    then the smallest unit name and value. Returns (rows, dropped count)."""
+    then the smallest unit name and value. Returns (rows, dropped rows)."""
     units = pa.table(
         {
             "meter_id": pa.array(list(meter_units), pa.string()),
@@ -304,22 +313,31 @@ def _deduplicated(
         connection.execute("set TimeZone = 'UTC'")
         connection.register("points", points)
         connection.register("units", units)
-        kept = connection.execute(
+        connection.execute(
             """
+            create temp table ranked as
             select p.meter_id, p.measured_at, p.value, p.unit,
-                ?::timestamptz as extracted_at
+                ?::timestamptz as extracted_at,
+                row_number() over (
+                    partition by p.meter_id, p.measured_at
+                    order by
+                        (p.unit is not distinct from u.seed_unit) desc,
+                        isfinite(p.value) desc,
+                        p.unit,
+                        p.value
+                ) as value_rank
             from points as p
             left join units as u on u.meter_id = p.meter_id
-            qualify row_number() over (
-                partition by p.meter_id, p.measured_at
-                order by
-                    (p.unit is not distinct from u.seed_unit) desc,
-                    isfinite(p.value) desc,
-                    p.unit,
-                    p.value
-            ) = 1
             """,
             [extracted_at],
+        )
+        kept = connection.execute(
+            "select * exclude (value_rank) from ranked where value_rank = 1"
+        ).to_arrow_table()
+        dropped = connection.execute(
+            "select meter_id, measured_at, 'duplicate_instant' as issue, "
+            "cast(value as varchar) as value, unit, extracted_at "
+            "from ranked where value_rank > 1"
         ).to_arrow_table()
         for meter_id, extra in connection.execute(
             """
@@ -335,7 +353,29 @@ def _deduplicated(
                 meter_id,
                 extra,
             )
-    return kept.cast(landing.SCHEMAS[TABLE]), points.num_rows - kept.num_rows
+    return kept.cast(landing.SCHEMAS[TABLE]), dropped
+
+
+def _issues(
+    unparseable: list[tuple[str, int, str, str]],
+    dropped: pa.Table,
+    extracted_at: datetime,
+) -> pa.Table:
+    """The values not kept as readings, for the data-quality findings."""
+    schema = landing.SCHEMAS[ISSUES]
+    texts = pa.table(
+        {
+            "meter_id": pa.array([row[0] for row in unparseable], pa.string()),
+            "measured_at": pa.array([row[1] for row in unparseable], pa.int64()).cast(
+                UTC_US
+            ),
+            "issue": pa.array(["unparseable"] * len(unparseable), pa.string()),
+            "value": pa.array([row[2] for row in unparseable], pa.string()),
+            "unit": pa.array([row[3] for row in unparseable], pa.string()),
+            "extracted_at": pa.array([extracted_at] * len(unparseable), UTC_US),
+        }
+    )
+    return pa.concat_tables([texts.cast(schema), dropped.cast(schema)])
 
 
 def extract_readings(
@@ -377,6 +417,7 @@ def extract_readings(
         points.units += incremental.units
         points.count += incremental.count
         points.unparseable += incremental.unparseable
+        points.unparseable_values += incremental.unparseable_values
     present = entities(target, bucket)
 
     unknown = sorted(present - set(meter_units))
@@ -390,8 +431,15 @@ def extract_readings(
     if silent:
         log.info("event=meters_without_readings meter_ids=%s", ",".join(silent))
 
-    rows, duplicates = _deduplicated(points.table(), meter_units, extracted_at)
+    rows, dropped = _deduplicated(points.table(), meter_units, extracted_at)
+    duplicates = dropped.num_rows
     changed = landing.new_or_changed(data_dir, TABLE, KEY, VALUES, rows)
+    issues = _issues(points.unparseable_values, dropped, extracted_at)
+    landing.append(
+        data_dir,
+        ISSUES,
+        landing.new_or_changed(data_dir, ISSUES, ISSUE_KEY, ["issue"], issues),
+    )
     path = landing.append(data_dir, TABLE, changed)
     log.info(
         "event=influx_extracted points=%d rows_written=%d file=%s unparseable=%d "

@@ -34,6 +34,19 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("extracted_at", UTC_US),
         ]
     ),
+    # A value the readings extract could not keep as a reading: not a
+    # number (issue unparseable, value as text) or one of several values at
+    # one (meter, instant) (issue duplicate_instant, the value dropped).
+    "reading_issues": pa.schema(
+        [
+            ("meter_id", pa.string()),
+            ("measured_at", UTC_US),
+            ("issue", pa.string()),
+            ("value", pa.string()),
+            ("unit", pa.string()),
+            ("extracted_at", UTC_US),
+        ]
+    ),
     # One hour of Tibber consumption; nulls stay null.
     "tibber_hours": pa.schema(
         [

@@ -93,7 +93,7 @@ FINDING_COUNTS = """(
         count(*) filter (where finding_type = 'counter_reset') as counter_reset,
         count(*) filter (
             where finding_type not in (
-                'counter_reset', 'no_readings',
+                'counter_reset', 'no_readings', 'single_reading',
                 'manual_reading_differs_from_tibber',
                 'negative_virtual_day', 'negative_virtual_month'
             )

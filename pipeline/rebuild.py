@@ -9,8 +9,9 @@ project and nothing it saw went away. It then recomputes
   its month on): what a moving as_of changes;
 - for a meter whose readings (or Tibber hours) arrived or changed since, or
   crossed from after the old as_of to before the new one, its days from the
-  reading before the earliest change (all of them when that change lies in
-  the first year of its readings, or its installation or removal is near);
+  third kept reading before the earliest change (cleaning looks two readings
+  ahead; all of them when that change lies in the first year of its
+  readings, or its installation or removal is near);
   and the master and virtual meters built on it from the same day.
 It writes that scope to two warehouse tables (`rebuild_window`,
 `rebuild_meters`) which the incremental models read (macros/rebuild.sql).
@@ -230,11 +231,12 @@ def rebuilt_meters(
 ) -> dict[str, datetime | None]:
     """The meters this build recomputes, each from the instant its rows may
     have changed (None: all its rows). A physical meter whose readings
-    changed from t on changes from the previous kept reading before t (the
-    segment ending at t starts there), unless t lies in the first year of
-    its readings (the rate before the first reading changes) or nothing
-    precedes it. Master and virtual meters change from the earliest change
-    of the meters they are built on."""
+    changed from t on changes from the third kept reading before t (the
+    segment ending at t starts at the kept reading before it, and cleaning
+    may now exclude or keep the two readings before t), unless t lies in
+    the first year of its readings (the rate before the first reading
+    changes) or nothing precedes it. Master and virtual meters change from
+    the earliest change of the meters they are built on."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     changed_at: dict[str, datetime] = {
         row["meter_id"]: row["changed_at"]
@@ -286,8 +288,10 @@ def earliest(first: datetime | None, second: datetime | None) -> datetime | None
 def previous_readings(
     settings: Settings, changed_at: dict[str, datetime]
 ) -> dict[str, datetime | None]:
-    """Per changed meter, the last reading the previous build kept before
-    its first change (None: the whole meter)."""
+    """Per changed meter, the third last reading the previous build kept
+    before its first change (None: the whole meter). Cleaning looks two
+    readings ahead (a typo shows only when the next reading arrives), so a
+    change can turn the verdict of the two readings before it."""
     if not changed_at:
         return {}
     with duckdb.connect(str(settings.warehouse)) as db:
@@ -295,9 +299,9 @@ def previous_readings(
             """
             select
                 changed.meter_id,
-                max(readings.reading_at) filter (
-                    where readings.reading_at < changed.changed_at
-                ) as previous_at,
+                list(readings.reading_at order by readings.reading_at desc)
+                    filter (where readings.reading_at < changed.changed_at)
+                    [3] as previous_at,
                 min(readings.reading_at) as first_at
             from (
                 select unnest(?::varchar[]) as meter_id,

@@ -25,9 +25,10 @@ from pathlib import Path
 import duckdb
 
 from extract import landing
-from pipeline import alerts, logs
+from pipeline import alerts, findings, logs
 from pipeline.dbt import DbtOutcome, build
 from pipeline.errors import LockedError, PipelineError
+from pipeline.findings import Findings
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,7 @@ class RunSummary:
     anomalies: int = 0
     new_anomalies: list[str] = field(default_factory=list)
     unknown_entities: list[str] = field(default_factory=list)
+    findings: Findings = field(default_factory=Findings)
     notes: list[str] = field(default_factory=list)
 
 
@@ -149,6 +151,7 @@ def run(
             )
             take_snapshot(settings)
             count_anomalies(settings, summary)
+            summary.findings = findings.compare(settings)
         if settings.demo_mode:
             summary.notes.append(
                 "demo mode (INFLUX_URL unset): nothing was loaded; explore the "
@@ -157,6 +160,7 @@ def run(
         else:
             with stage(summary, "load"):
                 load(settings, as_of, summary)
+        findings.remember(settings, summary.findings)
     return summary
 
 
@@ -288,6 +292,14 @@ def render(summary: RunSummary) -> str:
     lines.extend(f"    new: {key}" for key in summary.new_anomalies[:20])
     if len(summary.new_anomalies) > 20:
         lines.append(f"    ... and {len(summary.new_anomalies) - 20} more")
+    new_findings = summary.findings.new
+    lines.append(
+        f"  cleaning findings: {len(summary.findings.current)} "
+        f"({len(new_findings)} new)"
+    )
+    lines.extend(f"    new: {key}" for key in new_findings[:20])
+    if len(new_findings) > 20:
+        lines.append(f"    ... and {len(new_findings) - 20} more")
     timings = ", ".join(f"{k} {v}s" for k, v in summary.stage_seconds.items())
     lines.append(f"  time: {timings}")
     lines.extend(f"  note: {note}" for note in summary.notes)

@@ -58,6 +58,7 @@ PROBES = {
     "probe_future": "",
     "probe_life": "2026-03-31",
     "probe_nan": "",
+    "probe_single": "",
     AWKWARD: "",
     BACKSLASH: "",
     INJECTION: "",
@@ -100,6 +101,8 @@ READINGS: list[tuple[str, str, datetime, float | str]] = [
     ("probe_life", "kWh", local(D(2026, 2, 1)), 110.0),
     ("probe_life", "kWh", local(D(2026, 3, 1)), 120.0),
     ("probe_life", "kWh", local(D(2026, 4, 15)), 999.0),
+    # a meter read once: no consumption can be measured
+    ("probe_single", "kWh", local(D(2026, 1, 1)), 100.0),
     # awkward ids: quotes, space, comma, backslash
     (AWKWARD, "kWh", local(D(2026, 1, 1)), 10.0),
     (AWKWARD, "kWh", local(D(2026, 1, 11)), 20.0),
@@ -185,6 +188,20 @@ def probe_run(
                     }
                 ),
             )
+            landing.append(
+                house.data_dir,
+                "reading_issues",
+                pa.table(
+                    {
+                        "meter_id": ["probe_nan"],
+                        "measured_at": [local(D(2026, 1, 6))],
+                        "issue": ["unparseable"],
+                        "value": ["unavailable"],
+                        "unit": ["kWh"],
+                        "extracted_at": [datetime(2026, 11, 1, tzinfo=UTC)],
+                    }
+                ),
+            )
             house.extra_env["DBT_PROJECT_DIR"] = str(project)
             process = start_pipeline(house.env)
             out, err = process.communicate(timeout=300)
@@ -228,6 +245,7 @@ def test_non_finite_readings_are_dropped_and_counted(probe_run: ProbeRun) -> Non
     assert probe_run.findings("probe_nan") == {
         ("non_finite", local(D(2026, 1, 11)), "nan"),
         ("non_finite", local(D(2026, 1, 16)), float("inf")),
+        ("unparseable", local(D(2026, 1, 6)), None),  # landed as a reading issue
     }
     daily = probe_run.daily("probe_nan")
     # 100 -> 120 over 20 days, the invalid values in between ignored
@@ -291,7 +309,38 @@ def test_duplicates_at_one_instant_keep_one_value(probe_run: ProbeRun) -> None:
     ]
     daily = probe_run.daily("probe_duplicate")
     assert (daily[D(2026, 1, 11)], daily[D(2026, 1, 21)]) == (110.0, 120.0)
-    assert probe_run.findings("probe_duplicate") == set()
+    # the two measurements at 01-11 are a finding naming the value dropped;
+    # the point written twice at 01-21 is one point in InfluxDB
+    assert probe_run.findings("probe_duplicate") == {
+        ("duplicate_instant", local(D(2026, 1, 11)), None)
+    }
+    assert probe_run.query(
+        "select detail from main.data_quality_findings "
+        "where meter_id = 'probe_duplicate'"
+    ) == [("several values at one instant; dropped: 110000.0 Wh",)]
+
+
+def test_a_value_that_is_not_a_number_is_a_finding(probe_run: ProbeRun) -> None:
+    """InfluxDB 1.x leaves strings out of the query (probe_drop's stays
+    unseen); a 2.x extract lands them as reading issues: probe_nan's
+    "unavailable" is landed as one, the way it would."""
+    assert probe_run.query(
+        "select found_at, detail from main.data_quality_findings "
+        "where finding_type = 'unparseable'"
+    ) == [(local(D(2026, 1, 6)), "not a number: unavailable (kWh)")]
+
+
+def test_a_meter_read_once_is_a_finding(probe_run: ProbeRun) -> None:
+    assert probe_run.findings("probe_single") == {
+        ("single_reading", local(D(2026, 1, 1)), 100.0)
+    }
+
+
+def test_the_summary_lists_the_new_cleaning_findings(probe_run: ProbeRun) -> None:
+    out = probe_run.result.stdout
+    assert "new: duplicate_instant probe_duplicate 2026-01-10T23:00:00Z" in out
+    assert "new: unparseable probe_nan 2026-01-05T23:00:00Z" in out
+    assert "new: single_reading probe_single 2025-12-31T23:00:00Z" in out
 
 
 def test_reading_after_as_of_is_dropped_and_counted(probe_run: ProbeRun) -> None:

@@ -305,6 +305,17 @@ def test_several_values_at_one_instant_keep_the_seed_unit(
         ("eg_strom", at): (5.0, "kWh"),
         ("eg_strom", other): (1000.0, "Wh"),
     }
+    # the values dropped are landed as reading issues, once
+    extract_readings(settings, {"eg_strom": "kWh"}, extracted_at=RUN_1)
+    issues = landing.query(
+        settings.data_dir,
+        "reading_issues",
+        "select meter_id, measured_at, issue, value, unit from landed",
+    )
+    assert sorted(tuple(row.values()) for row in issues.to_pylist()) == [
+        ("eg_strom", at, "duplicate_instant", "5000.0", "Wh"),
+        ("eg_strom", other, "duplicate_instant", "1.0", "kW"),
+    ]
 
 
 def test_string_values_in_a_bad_series_do_not_crash(

@@ -154,8 +154,20 @@ def test_extract_lands_rows_of_several_tables_and_counts_bad_values(
         ("gas_zahler", datetime(2024, 3, 1, tzinfo=UTC)): (17.25, "m³"),
         ("gas_zahler", datetime(2024, 3, 3, tzinfo=UTC)): (math.inf, "m³"),
     }
-    # 6 values in the CSV; "unavailable" is not a number
+    # 6 values in the CSV; "unavailable" is not a number: a reading issue
     assert (result.points_read, result.unparseable_values) == (6, 1)
+    issues = landing.current(
+        settings.data_dir, "reading_issues", ["meter_id", "measured_at", "issue"]
+    ).drop_columns(["extracted_at"])
+    assert issues.to_pylist() == [
+        {
+            "meter_id": "eg_strom",
+            "measured_at": datetime(2024, 3, 4, tzinfo=UTC),
+            "issue": "unparseable",
+            "value": "unavailable",
+            "unit": "eg_strom",
+        }
+    ]
     assert result.rows_written == 5
     assert result.unknown_entities == ["keller_strom"]
 

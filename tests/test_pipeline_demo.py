@@ -158,3 +158,17 @@ def test_demo_leak_between_sparse_readings_is_found_by_its_interval(two_runs) ->
     for meter, first_day, *_ in others:
         assert meter.startswith("og2_"), others
         assert date(2024, 3, 1) <= first_day <= date(2024, 7, 1), others
+def test_cleaning_findings_are_new_in_the_first_summary_only(two_runs) -> None:
+    """The demo plants a bad reading (og1_strom, 4 kWh below the reading
+    before), a counter reset (solarspeicher) and a reading corrected by a
+    later extraction (eg_strom, superseded): three cleaning findings, all new
+    in the first run, none in the second."""
+    _, first, second = two_runs
+    assert "cleaning findings: 3 (3 new)" in first
+    for kind, meter in (
+        ("bad_reading", "og1_strom"),
+        ("counter_reset", "solarspeicher"),
+        ("superseded", "eg_strom"),
+    ):
+        assert re.search(rf"\n    new: {kind} {meter} 20\d\d-", first), first
+    assert "cleaning findings: 3 (0 new)" in second

@@ -1,11 +1,17 @@
 {#-
     Every data-quality finding, one row each, separate from consumption
-    anomalies: readings dropped or flagged by cleaning, meters without any
-    reading, manual readings that disagree with the Tibber counter by more
-    than the tolerance, and negative virtual consumption (days and months).
+    anomalies: readings dropped or flagged by cleaning (with the rule that
+    decided), values the extract could not keep (not a number, several at
+    one instant), meters without any reading or with a single one, manual
+    readings that disagree with the Tibber counter by more than the
+    tolerance, and negative virtual consumption (days and months).
 -#}
 with classified as (
     select * from {{ ref('int_readings_classified') }}
+),
+
+issues as (
+    select * from {{ ref('stg_landing__reading_issues') }}
 ),
 
 meters as (
@@ -33,9 +39,46 @@ reading_findings as (
         measured_at as found_at,
         raw_value as value,
         'raw value ' || coalesce(cast(raw_value as varchar), 'null')
-        || ' ' || coalesce(unit, '') as detail
+        || ' ' || coalesce(unit, '')
+        || coalesce(': ' || rule_detail, '') as detail
     from classified
     where reading_status not in ('valid')
+),
+
+-- An issue landed again by a later extraction is one finding.
+issue_findings as (
+    select
+        meter_id,
+        issue as finding_type,
+        measured_at as found_at,
+        cast(null as double) as value,
+        case issue
+            when 'unparseable'
+                then
+                    'not a number: '
+                    || string_agg(
+                        distinct raw_value || ' (' || unit || ')', ', '
+                    )
+            else
+                'several values at one instant; dropped: '
+                || string_agg(distinct raw_value || ' ' || unit, ', ')
+        end as detail
+    from issues
+    group by meter_id, issue, measured_at
+),
+
+single_readings as (
+    select
+        meter_id,
+        'single_reading' as finding_type,
+        min(measured_at) as found_at,
+        min(raw_value) as value,
+        'the only valid reading up to as_of: no consumption can be measured'
+            as detail
+    from classified
+    where reading_status in ('valid', 'counter_reset')
+    group by meter_id
+    having count(*) = 1
 ),
 
 silent_meters as (
@@ -93,6 +136,10 @@ negative_months as (
 )
 
 select * from reading_findings
+union all
+select * from issue_findings
+union all
+select * from single_readings
 union all
 select * from silent_meters
 union all

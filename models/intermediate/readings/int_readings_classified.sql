@@ -1,20 +1,37 @@
 {#-
     Every landed reading of a physical meter with the cleaning verdict
-    (reading_status) and, for kept readings, the cumulative value after
-    counter resets (reading_value):
+    (reading_status), the rule that decided it (rule_detail) and, for kept
+    readings, the cumulative value after counter resets (reading_value).
+    Rejected outright:
     - superseded: an older extraction of the same (meter, instant);
     - unknown_meter: no physical meter of that id in the house;
-    - non_finite: NaN, infinite or missing value;
+    - non_finite: NaN, infinite or missing;
     - negative: below zero, which no counter reads;
     - outside_life: before installation or after removal;
-    - after_as_of: later than as_of;
-    - counter_reset: below 90 % of the previous valid reading; the counter
-      restarted from 0, so later readings add the pre-reset level;
-    - bad_reading: a smaller drop below the previous valid reading, excluded;
+    - after_as_of: later than as_of.
+    Then, in this order, among the remaining readings of a meter:
+    - typo: one reading out of line with its neighbours, which agree with
+      each other (the next reading is at least the previous one): it stands
+      above the next reading (and the one after that), or more than 10 %
+      below the previous one. Excluded alone; its neighbours are kept. A
+      smaller drop of that kind is a bad_reading;
+    - implausible: its rise per day (at least one day) since any of the
+      three readings before it exceeds implausible_consumption_factor times
+      the median daily consumption of the meter's earlier intervals (the last
+      implausible_lookback_intervals, once at least implausible_min_intervals
+      of them rose); excluded;
+    - counter_reset: below 90 % of the previous valid reading, and the
+      counter really restarted low and grows from there: the next reading is
+      not below it and its value, consumed since the previous reading, is
+      not implausible. Later readings add the pre-reset level;
+    - bad_reading: any other reading below the previous valid one, excluded;
     - valid.
-    Resets are found one per pass (max_counter_resets passes, unrolled): a
-    reset starts a segment, and inside a segment the previous valid reading is
-    the running maximum (bad readings lie below it).
+    The rules look at most two readings ahead, so a new reading changes the
+    verdict of at most the two readings before it (pipeline/rebuild.py
+    rebuilds from the third kept reading before a change). Resets are found
+    one per pass (max_counter_resets passes, unrolled): a reset starts a
+    segment, and inside a segment the previous valid reading is the running
+    maximum (bad readings lie below it).
 -#}
 {%- set passes = var('max_counter_resets') -%}
 {{ config(
@@ -71,16 +88,121 @@ candidates as (
     select
         meter_id,
         measured_at,
-        raw_value
+        raw_value,
+        epoch_us(measured_at) / 86400000000.0 as measured_day
     from checked
     where rejection is null
+),
+
+neighbours as (
+    select
+        *,
+        lag(raw_value) over by_time as previous_value,
+        lead(raw_value) over by_time as next_value,
+        lead(raw_value, 2) over by_time as after_next_value
+    from candidates
+    window by_time as (partition by meter_id order by measured_at)
+),
+
+-- Nulls (no neighbour) fall through: a first or last reading is no typo.
+typos as (
+    select
+        *,
+        case
+            when
+                raw_value > next_value
+                and next_value >= previous_value
+                and (after_next_value is null or raw_value > after_next_value)
+                then 'typo'
+            when
+                raw_value < 0.9 * previous_value
+                and next_value >= previous_value
+                then 'typo'
+            when raw_value < previous_value and next_value >= previous_value
+                then 'bad_reading'
+        end as typo_status
+    from neighbours
+),
+
+increases as (
+    select
+        meter_id,
+        measured_at,
+        raw_value,
+        raw_value - lag(raw_value) over by_time as increase,
+        measured_day - lag(measured_day) over by_time as elapsed_days,
+        -- the largest rise per day (at least one day) from any of the three
+        -- readings before: a second high reading after a first one counts
+        greatest(
+            (raw_value - lag(raw_value) over by_time)
+            / greatest(measured_day - lag(measured_day) over by_time, 1),
+            (raw_value - lag(raw_value, 2) over by_time)
+            / greatest(measured_day - lag(measured_day, 2) over by_time, 1),
+            (raw_value - lag(raw_value, 3) over by_time)
+            / greatest(measured_day - lag(measured_day, 3) over by_time, 1)
+        ) as daily_increase,
+        lead(raw_value) over by_time as next_kept_value
+    from typos
+    where typo_status is null
+    window by_time as (partition by meter_id order by measured_at)
+),
+
+rates as (
+    select
+        *,
+        case
+            when increase > 0 and elapsed_days > 0
+                then increase / elapsed_days
+        end as rising_rate
+    from increases
+),
+
+limits as (
+    select
+        *,
+        case
+            when
+                count(rising_rate) over earlier
+                >= {{ var('implausible_min_intervals') }}
+                then
+                    {{ var('implausible_consumption_factor') }}
+                    * median(rising_rate) over earlier
+        end as daily_limit
+    from rates
+    window earlier as (
+        partition by meter_id
+        order by measured_at
+        rows between {{ var('implausible_lookback_intervals') }} preceding
+        and 1 preceding
+    )
+),
+
+judged as (
+    select
+        *,
+        coalesce(daily_increase > daily_limit, false) as is_implausible,
+        coalesce(next_kept_value >= raw_value, false)
+        and coalesce(
+            raw_value / greatest(elapsed_days, 1) <= daily_limit, true
+        ) as can_restart
+    from limits
+),
+
+plausible as (
+    select
+        meter_id,
+        measured_at,
+        raw_value,
+        can_restart
+    from judged
+    where not is_implausible
 ),
 
 resets_0 as (
     select distinct
         meter_id,
         cast('-infinity' as timestamptz) as reset_at
-    from candidates
+    from plausible
 ),
 
 {% for pass in range(1, passes + 1) %}
@@ -90,21 +212,22 @@ resets_{{ pass }} as (
         min(measured_at) as reset_at
     from (
         select
-            candidates.meter_id,
-            candidates.measured_at,
-            candidates.raw_value,
-            max(candidates.raw_value) over (
-                partition by candidates.meter_id
-                order by candidates.measured_at
+            plausible.meter_id,
+            plausible.measured_at,
+            plausible.raw_value,
+            plausible.can_restart,
+            max(plausible.raw_value) over (
+                partition by plausible.meter_id
+                order by plausible.measured_at
                 rows between unbounded preceding and 1 preceding
             ) as previous_max
-        from candidates
+        from plausible
         inner join resets_{{ pass - 1 }} as earlier
             on
-                candidates.meter_id = earlier.meter_id
-                and candidates.measured_at >= earlier.reset_at
+                plausible.meter_id = earlier.meter_id
+                and plausible.measured_at >= earlier.reset_at
     ) as running
-    where raw_value < 0.9 * previous_max
+    where raw_value < 0.9 * previous_max and can_restart
     group by meter_id
 ),
 {% endfor %}
@@ -126,15 +249,15 @@ resets as (
 
 marked as (
     select
-        candidates.meter_id,
-        candidates.measured_at,
-        candidates.raw_value,
+        plausible.meter_id,
+        plausible.measured_at,
+        plausible.raw_value,
         resets.reset_at is not null as is_reset
-    from candidates
+    from plausible
     left join resets
         on
-            candidates.meter_id = resets.meter_id
-            and candidates.measured_at = resets.reset_at
+            plausible.meter_id = resets.meter_id
+            and plausible.measured_at = resets.reset_at
 ),
 
 segmented as (
@@ -185,11 +308,15 @@ offsets as (
                 rows between unbounded preceding and 1 preceding
             ),
             0
-        ) as offset_value
+        ) as offset_value,
+        lag(segment_level) over (
+            partition by meter_id
+            order by segment_number
+        ) as previous_level
     from segment_levels
 ),
 
-verdicts as (
+segment_verdicts as (
     select
         ranked.meter_id,
         ranked.measured_at,
@@ -201,12 +328,59 @@ verdicts as (
                 then 'bad_reading'
             else 'valid'
         end as reading_status,
+        case
+            when
+                ranked.segment_number > 0 and ranked.position_in_segment = 1
+                then
+                    'the counter restarted: below 90 % of the previous '
+                    || 'valid reading ' || offsets.previous_level
+                    || ', and the readings after it grow from here'
+            when ranked.raw_value < ranked.previous_valid_value
+                then
+                    'below the previous valid reading '
+                    || ranked.previous_valid_value
+        end as rule_detail,
         ranked.raw_value + offsets.offset_value as reading_value
     from ranked
     inner join offsets
         on
             ranked.meter_id = offsets.meter_id
             and ranked.segment_number = offsets.segment_number
+),
+
+verdicts as (
+    select * from segment_verdicts
+    union all
+    select
+        meter_id,
+        measured_at,
+        typo_status as reading_status,
+        case
+            when raw_value > next_value
+                then
+                    'stands above the next reading ' || next_value
+                    || ', which continues from the previous one '
+                    || previous_value
+            else
+                'below the previous reading ' || previous_value
+                || ', while the next one ' || next_value
+                || ' continues from it'
+        end as rule_detail,
+        cast(null as double) as reading_value
+    from typos
+    where typo_status is not null
+    union all
+    select
+        meter_id,
+        measured_at,
+        'implausible' as reading_status,
+        'rises ' || round(daily_increase, 3) || ' per day since an '
+        || 'earlier reading, above the limit ' || round(daily_limit, 3)
+        || ' ({{ var('implausible_consumption_factor') }} x the median daily '
+        || 'consumption of the earlier intervals)' as rule_detail,
+        cast(null as double) as reading_value
+    from judged
+    where is_implausible
 )
 
 select
@@ -216,6 +390,11 @@ select
     checked.unit,
     checked.extracted_at,
     coalesce(checked.rejection, verdicts.reading_status) as reading_status,
+    case
+        when checked.rejection is null then verdicts.rule_detail
+        when checked.rejection = 'superseded'
+            then 'several readings at one instant: a later extraction won'
+    end as rule_detail,
     case
         when
             checked.rejection is null
