@@ -158,6 +158,8 @@ def test_demo_leak_between_sparse_readings_is_found_by_its_interval(two_runs) ->
     for meter, first_day, *_ in others:
         assert meter.startswith("og2_"), others
         assert date(2024, 3, 1) <= first_day <= date(2024, 7, 1), others
+
+
 def test_cleaning_findings_are_new_in_the_first_summary_only(two_runs) -> None:
     """The demo plants a bad reading (og1_strom, 4 kWh below the reading
     before), a counter reset (solarspeicher) and a reading corrected by a
