@@ -105,18 +105,14 @@ def test_the_loaders_themselves_refuse_a_demo_data_dir(house: House) -> None:
     assert "energy" not in house.raw()
 
 
-def test_real_then_demo_in_the_same_data_dir_stops(
-    house: House, baseline
-) -> None:
+def test_real_then_demo_in_the_same_data_dir_stops(house: House, baseline) -> None:
     house.use_copy_of(baseline.data_dir)
     before = landed_files(house.data_dir)
 
     result = run_pipeline(demo_environment(house.data_dir))
 
     line = one_error_line(result)
-    assert line.startswith(
-        f"error [source]: DATA_DIR {house.data_dir} holds InfluxDB "
-    )
+    assert line.startswith(f"error [source]: DATA_DIR {house.data_dir} holds InfluxDB ")
     assert "but INFLUX_URL is not set, which means the demo" in line
     assert landed_files(house.data_dir) == before
 
@@ -130,7 +126,7 @@ def test_another_influxdb_bucket_in_the_same_data_dir_stops(
     line = one_error_line(house.run())
 
     assert "this run reads InfluxDB " in line
-    assert f"bucket someone_else" in line
+    assert "bucket someone_else" in line
     assert "a DATA_DIR holds one source" in line
 
 
@@ -145,7 +141,7 @@ def test_missing_raw_database_is_named_before_anything_is_extracted(
     result = house.run()
 
     assert one_error_line(result) == (
-        f'error [influxdb]: InfluxDB at {house.server.url} has no database '
+        f"error [influxdb]: InfluxDB at {house.server.url} has no database "
         '"no_such_raw": create it or fix INFLUX_BUCKET_RAW'
     )
     assert landed_files(house.data_dir) == []
@@ -240,9 +236,7 @@ def test_processed_database_not_writable_is_named_with_the_grant(
     influxd_auth: InfluxServer, house_factory, limited_user
 ) -> None:
     house: House = house_factory(influxd_auth)
-    house.influx_token = limited_user(
-        read=[house.raw_db, house.processed_db], write=[]
-    )
+    house.influx_token = limited_user(read=[house.raw_db, house.processed_db], write=[])
 
     line = one_error_line(house.run())
 
@@ -419,8 +413,7 @@ def test_auto_on_a_2x_server_without_token_names_the_setting(
         preflight.preflight(settings)
 
     assert str(caught.value) == (
-        f"INFLUX_TOKEN is not set: InfluxDB at {fake2.url} is 2.x, whose API "
-        "needs it"
+        f"INFLUX_TOKEN is not set: InfluxDB at {fake2.url} is 2.x, whose API needs it"
     )
 
 
@@ -444,19 +437,19 @@ def new_anomalies(stdout: str) -> int:
 def test_anomalies_of_a_failed_load_are_reported_as_new_by_the_next_run(
     house: House,
 ) -> None:
-    """A point of another field type in the processed database makes the
-    load fail (InfluxDB refuses the batch); the anomalies that run found are
+    """A point of another field type in the processed database (same shard)
+    makes the load fail (InfluxDB refuses the batch); the anomalies that run found are
     not reported. Once the conflict is gone, the next run reports each of
     them as new, and the run after it none."""
-    house.server.write(
+    house.server.write(  # 2025-03-12 00:00 in Berlin, a day of the leak
         house.processed_db,
-        'meter_anomaly,meter_id=og1_wasser_kalt consumption="text" 1700000000',
+        'meter_anomaly,meter_id=og1_wasser_kalt consumption="text" 1741734000',
     )
 
     failed = house.run()
 
     line = one_error_line(failed)
-    assert "field type conflict" in line or 'already has another type' in line
+    assert "field type conflict" in line or "already has another type" in line
     house.server.query('DROP MEASUREMENT "meter_anomaly"', db=house.processed_db)
 
     good = house.run()
