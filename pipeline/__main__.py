@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 from pipeline import logs
@@ -52,11 +53,13 @@ def parser() -> argparse.ArgumentParser:
     run_parser = commands.add_parser(
         "run",
         help="extract, build (models and data tests), load",
-        description="Extract new readings (InfluxDB) and hours (Tibber) into "
-        "DATA_DIR/landing, build the warehouse with dbt, publish the results "
-        "to INFLUX_BUCKET_PROCESSED. Without INFLUX_URL: the demo, which "
-        "writes nothing to any InfluxDB. Checks InfluxDB and Tibber before "
-        "any work; exit 0 on success, else one line naming stage and cause.",
+        description=textwrap.fill(
+            "Extract new readings (InfluxDB) and hours (Tibber) into "
+            "DATA_DIR/landing, build the warehouse with dbt, publish the results "
+            "to INFLUX_BUCKET_PROCESSED. Without INFLUX_URL: the demo, which "
+            "writes nothing to any InfluxDB. Checks InfluxDB and Tibber before "
+            "any work; exit 0 on success, else one line naming stage and cause."
+        ),
         epilog=SETTINGS_HELP,
         formatter_class=formatter,
     )
