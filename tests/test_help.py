@@ -67,3 +67,21 @@ def test_help_describes_every_command_and_option() -> None:
     for option in ("--port", "--host", "--no-serve"):
         assert option in docs
     assert "(default: 8080)" in docs
+
+
+def test_docs_listen_on_docs_host_only_when_asked(monkeypatch, tmp_path: Path) -> None:
+    """`make docs` serves on 127.0.0.1 by default, on DOCS_HOST when set."""
+    import pipeline.docs
+    from pipeline.__main__ import main
+
+    hosts: list[str] = []
+    monkeypatch.setattr(
+        pipeline.docs, "docs", lambda settings, **options: hosts.append(options["host"])
+    )
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DOCS_HOST", raising=False)
+    assert main(["docs", "--no-serve"]) == 0
+    monkeypatch.setenv("DOCS_HOST", "0.0.0.0")
+    assert main(["docs", "--no-serve"]) == 0
+    assert hosts == ["127.0.0.1", "0.0.0.0"]
