@@ -82,6 +82,6 @@ def test_docs_listen_on_docs_host_only_when_asked(monkeypatch, tmp_path: Path) -
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DOCS_HOST", raising=False)
     assert main(["docs", "--no-serve"]) == 0
-    monkeypatch.setenv("DOCS_HOST", "0.0.0.0")
+    monkeypatch.setenv("DOCS_HOST", "0.0.0.0")  # noqa: S104
     assert main(["docs", "--no-serve"]) == 0
-    assert hosts == ["127.0.0.1", "0.0.0.0"]
+    assert hosts == ["127.0.0.1", "0.0.0.0"]  # noqa: S104
