@@ -39,7 +39,12 @@ class PreflightResult:
     def describe(self) -> str:
         settings = self.settings
         major = settings.influx_api_version
-        how = "asked the server" if self.detected else "INFLUX_API_VERSION"
+        how = (
+            "asked the server"
+            if self.detected
+            else f"INFLUX_API_VERSION={major}"
+            + (", as the server says" if self.server_version else "")
+        )
         version = self.server_version or "of unnamed version"
         url = InfluxTarget(url=settings.influx_url or "").safe_url
         text = (
