@@ -105,11 +105,17 @@ def check_readable(target: InfluxTarget, bucket: str) -> None:
     raises the usual one-line InfluxError naming INFLUX_BUCKET_RAW."""
     if target.api_version == 1:
         database = bucket.partition("/")[0]
-        influxdb.influxql(
-            target,
-            bucket,
-            f"SHOW RETENTION POLICIES ON {influxdb.influxql_identifier(database)}",
+        statement = (
+            f"SHOW RETENTION POLICIES ON {influxdb.influxql_identifier(database)}"
         )
+        answer = _send(target, "POST", "/query", params={"q": statement})
+        if answer.status_code == 403:  # a user without access to it
+            raise InfluxError(
+                f"InfluxDB at {target.safe_url} does not let INFLUX_TOKEN read the "
+                f'database "{database}": give it read access (GRANT READ ON '
+                f'"{database}" TO <user>), or fix INFLUX_BUCKET_RAW'
+            )
+        influxdb.influxql(target, bucket, statement)
         return
     influxdb.flux_csv(
         target,

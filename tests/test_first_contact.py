@@ -250,6 +250,24 @@ def test_processed_database_not_writable_is_named_with_the_grant(
     assert house.processed() == {}
 
 
+def test_raw_database_the_user_may_not_read_is_named_with_the_grant(
+    influxd_auth: InfluxServer, house_factory, limited_user
+) -> None:
+    """On 1.x a user without access cannot tell a missing database from a
+    forbidden one: the line names both fixes."""
+    house: House = house_factory(influxd_auth)
+    house.influx_token = limited_user(read=[], write=[house.processed_db])
+
+    line = one_error_line(house.run())
+
+    assert line == (
+        f"error [influxdb]: InfluxDB at {influxd_auth.url} does not let "
+        f'INFLUX_TOKEN read the database "{house.raw_db}": give it read access '
+        f'(GRANT READ ON "{house.raw_db}" TO <user>), or fix INFLUX_BUCKET_RAW'
+    )
+    assert landed_files(house.data_dir) == []
+
+
 def test_missing_processed_database_the_user_may_not_create_says_how(
     influxd_auth: InfluxServer, house_factory, limited_user
 ) -> None:
