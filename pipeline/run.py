@@ -1,9 +1,12 @@
-"""`make run`: extract -> dbt build (models and data tests) -> load.
+"""`make run`: preflight -> extract -> dbt build (models and data tests) -> load.
 
-One run at a time (a lock under DATA_DIR). Each stage prints progress; the run
-ends with a summary. A failure ends the run with one line naming the stage and
-the cause; data tests that fail with severity error stop the run before
-anything is published.
+One run at a time (a lock under DATA_DIR), against the one source its DATA_DIR
+holds (pipeline/source.py). Each stage leaves one line on the console (live
+progress before it on a terminal, pipeline/console.py); the run ends with a
+line that says in words what changed. A failure ends the run with one line
+naming the stage and the cause; data tests that fail with severity error stop
+the run before anything is published. New anomalies count as reported only
+at the end of a run that published them (pipeline/reported.py).
 """
 
 from __future__ import annotations

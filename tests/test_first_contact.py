@@ -515,3 +515,77 @@ def test_warning_events_stay_in_the_json_log(tmp_path: Path, capsys) -> None:
     assert "event=" not in captured.err + captured.out
     assert "a warning in words" in captured.err
     assert "influx_retry" in path.read_text()
+
+
+# -- the console on a terminal --
+
+
+def run_on_a_terminal(env: dict[str, str]) -> str:
+    """`python -m pipeline run` with a pseudo-terminal as stdout and stderr;
+    everything it wrote there, raw."""
+    import os
+    import pty
+    import sys
+
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the run closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=600)
+    os.close(main)
+    assert process.returncode == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_terminal_shows_progress_in_place_and_keeps_one_line_per_stage(
+    tmp_path: Path,
+) -> None:
+    raw = run_on_a_terminal(demo_environment(tmp_path / "data"))
+
+    assert "event=" not in raw
+    # live progress: rewritten in place with carriage return + erase line
+    frames = re.findall(r"\r\x1b\[K(\[dbt\] \d+/(\d+) nodes: \d+ models? built)", raw)
+    assert frames, raw
+    totals = {int(total) for _, total in frames}
+    assert len(totals) == 1  # one N for the whole build
+    # what stays on the screen: the last text of every line
+    kept = [
+        line.split("\r")[-1].replace("\x1b[K", "")
+        for line in raw.replace("\r\n", "\n").split("\n")
+    ]
+    kept = [line for line in kept if line.strip()]
+    stages = [line.split("]")[0] + "]" for line in kept if line.startswith("[")]
+    assert stages == ["[extract]", "[dbt]", "[load]"], kept
+    assert kept[-1].startswith("done: ")
+
+
+def test_the_first_install_says_it_takes_about_a_minute_once(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", f"VENV={tmp_path}/.venv", "run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.splitlines()
+    assert commands[0] == (
+        f'echo "Installing the environment into {tmp_path}/.venv: about a '
+        'minute, once."'
+    )
+    assert any("pip install" in command for command in commands[1:])
