@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -37,6 +39,7 @@ class Console:
     live: bool | None = None  # None: live progress when stream is a terminal
     _shown: bool = False
     _last: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.live is None:
@@ -45,8 +48,9 @@ class Console:
 
     def line(self, text: str) -> None:
         """A line that stays (also in the JSON log)."""
-        self._clear()
-        print(text, file=self.stream, flush=True)
+        with self._lock:
+            self._clear()
+            print(text, file=self.stream, flush=True)
         logs.log.info(text)
 
     def progress(self, text: str, *, force: bool = False) -> None:
@@ -58,13 +62,15 @@ class Console:
             return
         self._last = now
         width = shutil.get_terminal_size((100, 20)).columns - 1
-        self.stream.write("\r\033[K" + text[:width])
-        self.stream.flush()
-        self._shown = True
+        with self._lock:
+            self.stream.write("\r\033[K" + text[:width])
+            self.stream.flush()
+            self._shown = True
 
     def finish(self) -> None:
         """Clear a transient progress line (before an error line)."""
-        self._clear()
+        with self._lock:
+            self._clear()
 
     def _clear(self) -> None:
         if self._shown:
@@ -113,11 +119,31 @@ class DbtProgress:
             f"[dbt] {self.done}{total} nodes: "
             f"{plural(self.models_built, 'model')} built"
         )
-        if self.running:
-            unique_id, started = next(iter(self.running.items()))
+        running = list(self.running.items())  # also read by the ticker
+        if running:
+            unique_id, started = running[0]
             seconds = time.monotonic() - started
             text += f"; now {self.names.get(unique_id, unique_id)} ({seconds:.0f} s)"
         return text
+
+    @contextmanager
+    def ticking(self, every_s: float = 1.0) -> Iterator[None]:
+        """Refresh the line every second, so a slow model's time counts up
+        while dbt says nothing."""
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every_s):
+                if self.running:
+                    self.show(self.describe())
+
+        thread = threading.Thread(target=tick, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def slowest(self, count: int = 3, at_least_s: float = 1.0) -> list[str]:
         """The slow models, slowest first: 'int_x 8.1 s'."""

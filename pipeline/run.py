@@ -19,7 +19,7 @@ import shutil
 import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,13 +176,14 @@ def run(
             check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
             progress = DbtProgress(show=CONSOLE.progress)
-            summary.dbt = build(
-                settings,
-                as_of,
-                project_dir(),
-                full_refresh=full_refresh,
-                progress=progress,
-            )
+            with progress.ticking() if CONSOLE.live else nullcontext():
+                summary.dbt = build(
+                    settings,
+                    as_of,
+                    project_dir(),
+                    full_refresh=full_refresh,
+                    progress=progress,
+                )
             source.record_in_warehouse(settings.warehouse, origin)
             take_snapshot(settings)
             count_anomalies(settings, summary)
