@@ -15,8 +15,8 @@ empty history.
 
 The source is "demo" or "influxdb <url> bucket <raw bucket>", plus the Tibber
 home when one was chosen (TIBBER_HOME_ID). A DATA_DIR from before the record
-existed is adopted as the current source, unless it holds the demo's Tibber
-home, which marks demo data.
+existed holds the demo when its landing zone holds the demo's Tibber home,
+else real data, which the first real run adopts as its own.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class Source:
     def describe(self) -> str:
         if self.influx is None:
             return "the demo"
+        if self.influx == ANY_INFLUXDB:
+            return "data of an InfluxDB (landed before the source was recorded)"
         text = f"InfluxDB {self.influx}"
         if self.tibber_home:
             text += f" with Tibber home {self.tibber_home}"
@@ -71,6 +73,8 @@ class Source:
     def same_as(self, other: Source) -> bool:
         """The same source: the same InfluxDB bucket, and the same Tibber
         home when both name one (adding TIBBER_HOME_ID later is no change)."""
+        if ANY_INFLUXDB in (self.influx, other.influx):
+            return None not in (self.influx, other.influx)
         if self.influx != other.influx:
             return False
         homes = {self.tibber_home, other.tibber_home} - {None}
@@ -99,13 +103,21 @@ def record_path(data_dir: Path) -> Path:
     return data_dir / "landing" / RECORD
 
 
+ANY_INFLUXDB = "*"  # real data landed before the record existed
+
+
 def _landed_before_the_record(data_dir: Path) -> Source | None:
-    """What a DATA_DIR without a record holds: the demo when its Tibber home
-    is the demo's, unknown (None) otherwise."""
-    folder = data_dir / "landing" / "tibber_hours"
-    if not any(folder.glob("*.parquet")):
+    """What a DATA_DIR without a record holds: nothing (None), the demo when
+    its Tibber home is the demo's, else real data of some InfluxDB."""
+    landing = data_dir / "landing"
+    files = [
+        path
+        for path in landing.glob("*/*.parquet")
+        if not path.name.startswith("00000000-")
+    ]
+    if not files:
         return None
-    pattern = str(folder / "*.parquet").replace("'", "''")
+    pattern = str(landing / "tibber_hours" / "*.parquet").replace("'", "''")
     try:
         with duckdb.connect() as connection:
             (demo,) = connection.execute(
@@ -113,13 +125,12 @@ def _landed_before_the_record(data_dir: Path) -> Source | None:
                 [DEMO_TIBBER_HOME_ID],
             ).fetchone() or (False,)
     except duckdb.Error:
-        return None
-    return Source(influx=None) if demo else None
+        demo = False
+    return Source(influx=None) if demo else Source(influx=ANY_INFLUXDB)
 
 
 def held(data_dir: Path) -> Source | None:
-    """The source the DATA_DIR's landing zone holds; None: nothing yet (or a
-    DATA_DIR from before the record, holding real data)."""
+    """The source the DATA_DIR's landing zone holds; None: nothing yet."""
     path = record_path(data_dir)
     if path.is_file():
         return Source.from_json(path.read_text())

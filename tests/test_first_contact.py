@@ -589,3 +589,35 @@ def test_the_first_install_says_it_takes_about_a_minute_once(tmp_path: Path) -> 
         'minute, once."'
     )
     assert any("pip install" in command for command in commands[1:])
+
+
+def test_a_data_dir_from_before_the_record_is_judged_by_what_it_holds(
+    tmp_path: Path,
+) -> None:
+    """Old DATA_DIRs: the demo's Tibber home marks the demo; any other data
+    is real and adopted by a real run, refused by the demo."""
+    import pyarrow as pa
+
+    from extract import landing
+    from extract.demo import DEMO_TIBBER_HOME_ID
+    from pipeline import source
+
+    def hours_of(home: str) -> pa.Table:
+        return pa.Table.from_pylist(
+            [{"home_id": home, "hour_start_at": None, "extracted_at": None}],
+            schema=landing.SCHEMAS["tibber_hours"],
+        )
+
+    demo_dir, real_dir, empty_dir = tmp_path / "demo", tmp_path / "real", tmp_path / "x"
+    landing.append(demo_dir, "tibber_hours", hours_of(DEMO_TIBBER_HOME_ID))
+    landing.append(real_dir, "tibber_hours", hours_of("my-home"))
+    assert source.DEMO_TIBBER_HOME_ID == DEMO_TIBBER_HOME_ID
+    assert source.held(empty_dir) is None
+    assert source.held(demo_dir) == source.Source(influx=None)
+    real = influx_settings("http://nas:8086", "lampfi", "p", real_dir)
+    assert source.check(real).influx == "http://nas:8086 bucket lampfi"
+    demo = load_settings(real_dir, {"DATA_DIR": str(real_dir), "INFLUX_URL": ""})
+    with pytest.raises(SourceError, match="but INFLUX_URL is not set"):
+        source.check(demo)
+    with pytest.raises(SourceError, match="holds the demo"):
+        source.check(influx_settings("http://nas:8086", "lampfi", "p", demo_dir))
