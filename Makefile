@@ -1,48 +1,64 @@
-# utility-meters: extract -> dbt build -> load. See README.md.
+# utility-meters: extract -> dbt build -> load. See README.md; `make help`.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The image installs only what runs (REQUIREMENTS=requirements.txt); a
+# workstation also gets the test and lint tools.
+REQUIREMENTS ?= requirements.txt requirements-dev.txt
 PORT ?= 8080
 METERS ?= 1000
 YEARS ?= 10
 
-.PHONY: run test lint docs shell bench reset-processed clean dashboards
+.PHONY: help run test lint docs shell bench reset-processed clean dashboards
 
-$(INSTALLED): requirements.txt constraints.txt
+help: ## this list
+	@echo "utility-meters: meter readings (InfluxDB) and Tibber -> dbt -> InfluxDB"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+	@echo
+	@$(PYTHON) -m pipeline --help | sed -n '/^settings/,$$p'
+	@echo
+	@echo "Without INFLUX_URL, make run runs the demo; README.md says how to switch."
+
+$(INSTALLED): $(REQUIREMENTS) constraints.txt
+	@echo "Installing the environment into $(VENV): about a minute, once."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check \
-		-r requirements.txt -c constraints.txt
+		$(addprefix -r ,$(REQUIREMENTS)) -c constraints.txt
 	@touch $@
+	@echo "Environment ready."
 
-run: $(INSTALLED)
+run: $(INSTALLED) ## the whole job: extract -> dbt build -> load (demo without INFLUX_URL)
 	@$(BIN)/python -m pipeline run
 
-test: $(INSTALLED)
+test: $(INSTALLED) ## every test: pytest (starts its own InfluxDB), dbt, lint
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory lint
 
-lint: $(INSTALLED)
+lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@mkdir -p target/lint
 	DATA_DIR=target/lint $(BIN)/sqlfluff lint models macros tests/dbt
 
-docs: $(INSTALLED)
+docs: $(INSTALLED) ## the dbt docs site on http://localhost:8080 (PORT=, DOCS_HOST=)
 	@$(BIN)/python -m pipeline docs --port $(PORT)
 
-shell: $(INSTALLED)
+shell: $(INSTALLED) ## DuckDB shell on a read-only snapshot of the warehouse
 	@$(BIN)/python -m pipeline shell
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) ## the scale benchmark (METERS=1000 YEARS=10)
 	@$(BIN)/python -m bench --meters $(METERS) --years $(YEARS) --incremental
 
-dashboards: $(INSTALLED)
+dashboards: $(INSTALLED) ## regenerate the Grafana dashboards in grafana/dashboards
 	@$(BIN)/python -m grafana.generate
 
-reset-processed: $(INSTALLED)
+reset-processed: $(INSTALLED) ## delete the published measurements (asks first)
 	@$(BIN)/python -m load.reset
 
-clean:
+clean: ## remove target/ and logs/ (never DATA_DIR)
 	rm -rf target logs

@@ -10,6 +10,11 @@
 #
 #   docker/schedule.sh            run forever
 #   docker/schedule.sh --next T   print the first scheduled epoch second after T
+#   docker/schedule.sh --healthy  exit 0 while the last successful run is
+#                                 recent for this schedule: at most two
+#                                 intervals and 10 minutes old (one missed
+#                                 run is tolerated), e.g. 130 min for hourly
+#                                 runs, 370 min for "5 */3 * * *"
 set -u
 
 schedule=${RUN_SCHEDULE:-5 * * * *}
@@ -54,6 +59,13 @@ next_after() {
     done
     echo "$next"
 }
+
+if [ "$mode" = "--healthy" ]; then
+    marker="$data_dir/state/last_success"
+    [ -f "$marker" ] || exit 1
+    find "$marker" -mmin "-$((every * 120 + 10))" | grep -q .
+    exit $?
+fi
 
 if [ "$mode" = "--next" ]; then
     next_after "$after"

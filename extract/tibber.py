@@ -140,6 +140,28 @@ def extract_hours(
     return result
 
 
+def check_access(settings: Settings, policy: TibberPolicy | None = None) -> list[str]:
+    """Before any work: Tibber accepts the token (and knows TIBBER_HOME_ID);
+    one small request; returns the account's home ids."""
+    if not settings.tibber_api_token:
+        return []
+    api = _Api(
+        settings.tibber_api_url, settings.tibber_api_token, policy or TibberPolicy()
+    )
+    with api:
+        data = api.query("query TibberHomes { viewer { homes { id } } }", {})
+    homes = _field(data, "viewer", "homes")
+    if not isinstance(homes, list):
+        raise TibberError(f"Tibber at {api.url} sent no list of homes: {_brief(data)}")
+    ids = [str(home.get("id")) for home in homes if isinstance(home, dict)]
+    if settings.tibber_home_id and settings.tibber_home_id not in ids:
+        raise TibberError(
+            f"the Tibber account has no home {settings.tibber_home_id} "
+            f"(it has {', '.join(ids) or 'none'}): check TIBBER_HOME_ID"
+        )
+    return ids
+
+
 def _last_stored_hours(settings: Settings) -> dict[str, datetime]:
     stored = landing.current(settings.data_dir, TABLE, KEY)
     if stored.num_rows == 0:

@@ -17,7 +17,10 @@ by the next: nothing is lost and, since a rewrite of a point replaces it,
 nothing is duplicated. A run whose marts did not change sends nothing.
 
 The state also records the target (URL and bucket) it describes; pointed at
-another target, the loader forgets it and publishes everything there.
+another target, the loader forgets it and publishes everything there. It
+records the source the points came from too (`published_source`,
+pipeline/source.py): the loader publishes only a warehouse built from the
+source the settings name, never the demo's.
 If the warehouse file is rebuilt from scratch, the state is gone: the next run
 rewrites every point, but cannot know of points that vanished meanwhile;
 `make reset-processed` starts the bucket over.
@@ -35,7 +38,7 @@ from pathlib import Path
 import duckdb
 
 from load.line_protocol import point_line
-from pipeline import influxdb
+from pipeline import influxdb, source
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
 
@@ -269,6 +272,10 @@ def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(
         f"create table if not exists {STATE_SCHEMA}.published_target (target varchar)"
     )
+    connection.execute(
+        f"create table if not exists {STATE_SCHEMA}.published_source "
+        "(source_json varchar)"
+    )
 
 
 def clear_state(connection: duckdb.DuckDBPyConnection) -> None:
@@ -276,6 +283,7 @@ def clear_state(connection: duckdb.DuckDBPyConnection) -> None:
     ensure_state(connection)
     connection.execute(f"delete from {STATE_TABLE}")
     connection.execute(f"delete from {STATE_SCHEMA}.published_target")
+    connection.execute(f"delete from {STATE_SCHEMA}.published_source")
 
 
 def _target_key(target: influxdb.InfluxTarget, bucket: str) -> str:
@@ -293,6 +301,7 @@ def _adopt_target(connection: duckdb.DuckDBPyConnection, key: str) -> None:
     connection.execute("begin")
     connection.execute(f"delete from {STATE_TABLE}")
     connection.execute(f"delete from {STATE_SCHEMA}.published_target")
+    connection.execute(f"delete from {STATE_SCHEMA}.published_source")
     connection.execute(f"insert into {STATE_SCHEMA}.published_target values (?)", [key])
     connection.execute("commit")
 
@@ -436,6 +445,7 @@ def _write(
     batch_size: int,
     result: LoadResult,
     after_batch: Callable[[int], None] | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     (total,) = connection.execute(
         "select count(*) from diff where is_wanted"
@@ -471,6 +481,8 @@ def _write(
             min(last, total),
             total,
         )
+        if progress is not None:
+            progress(min(last, total), total)
         if after_batch is not None:
             after_batch(number)
 
@@ -510,6 +522,7 @@ def publish_marts(
     as_of: datetime | None = None,
     batch_size: int = BATCH_SIZE,
     after_batch: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Make INFLUX_BUCKET_PROCESSED agree with the marts; send only the changes.
 
@@ -531,14 +544,16 @@ def publish_marts(
         marts = _check_marts(connection, warehouse)
         for mart in marts:
             result.count(mart.measurement)
+        source.check_publishable(connection, settings)
         ensure_state(connection)
         _adopt_target(connection, _target_key(target, bucket))
+        source.record_published(connection, settings)
         connection.execute(
             "set variable tibber_meter_id = ?", [settings.tibber_meter_id]
         )
         _diff(connection, as_of_s, marts)
         _delete(connection, target, bucket, _delete_ranges(connection), result)
-        _write(connection, target, bucket, batch_size, result, after_batch)
+        _write(connection, target, bucket, batch_size, result, after_batch, progress)
     finally:
         connection.close()
     result.seconds = time.monotonic() - started

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from extract import landing
 from load.line_protocol import point_line
-from pipeline import influxdb
+from pipeline import influxdb, source
 from pipeline.errors import ConfigError, LandingError
 from pipeline.settings import Settings
 
@@ -163,6 +163,7 @@ def _remember(
 
 def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     """Write new or changed Tibber hours; returns the number of points written."""
+    source.check_publishable(None, settings)
     target = influxdb.InfluxTarget.from_settings(settings)
     bucket = settings.influx_bucket_raw
     target_key = f"{target.safe_url} {bucket}"

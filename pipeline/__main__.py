@@ -1,27 +1,107 @@
-"""Command line: `python -m pipeline run|docs|shell`."""
+"""Command line: `python -m pipeline run|docs|shell` (`--help` says all)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 from pipeline import logs
 from pipeline.errors import PipelineError
 from pipeline.settings import load_settings
 
+SETTINGS_HELP = """\
+settings (environment, or KEY=VALUE lines in .env and secrets/*.env; the
+environment wins):
+  INFLUX_URL               InfluxDB base URL, e.g. http://nas:8086
+                           (default: unset, which runs the demo)
+  INFLUX_API_VERSION       auto, 1 or 2 (default: auto, asks the server)
+  INFLUX_TOKEN             2.x token; for 1.x optional user:password
+                           (default: unset)
+  INFLUX_ORG               2.x organisation (default: unset)
+  INFLUX_BUCKET_RAW        where readings are read and Tibber hours written
+                           (default: lampfi)
+  INFLUX_BUCKET_PROCESSED  where results are written
+                           (default: lampfi_processed)
+  TIBBER_API_TOKEN         Tibber token (default: unset, Tibber is skipped)
+  TIBBER_API_URL           (default: https://api.tibber.com/v1-beta/gql)
+  TIBBER_HOME_ID           which home (default: unset, every home)
+  TIBBER_METER_ID          the meter Tibber reports (default: haupt_strom)
+  METER_TIMEZONE           local time of days and months
+                           (default: Europe/Berlin)
+  AS_OF                    run as if it were then, ISO date or instant
+                           (default: now)
+  DATA_DIR                 landing zone, warehouse, logs (default: data)
+  DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: 4GB)
+  DOCS_HOST                where `docs` listens; 0.0.0.0 for other machines
+                           (default: 127.0.0.1)
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    main_parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Utility meters: InfluxDB and Tibber -> dbt on DuckDB -> "
+        "InfluxDB. `make run`, `make docs` and `make shell` call these.",
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser(
+        "run",
+        help="extract, build (models and data tests), load",
+        description=textwrap.fill(
+            "Extract new readings (InfluxDB) and hours (Tibber) into "
+            "DATA_DIR/landing, build the warehouse with dbt, publish the results "
+            "to INFLUX_BUCKET_PROCESSED. Without INFLUX_URL: the demo, which "
+            "writes nothing to any InfluxDB. Checks InfluxDB and Tibber before "
+            "any work; exit 0 on success, else one line naming stage and cause."
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    run_parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="re-read everything from InfluxDB and Tibber and rebuild every "
+        "model (default: only what is new or changed)",
+    )
+    docs_parser = commands.add_parser(
+        "docs",
+        help="build and serve the dbt docs site",
+        description="Generate the docs site into DATA_DIR/docs and serve it "
+        "on DOCS_HOST:PORT until Ctrl-C.",
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    docs_parser.add_argument(
+        "--port", type=int, default=8080, help="port to serve on (default: 8080)"
+    )
+    docs_parser.add_argument(
+        "--host",
+        default=None,
+        help="address to listen on (default: DOCS_HOST, else 127.0.0.1; "
+        "0.0.0.0 lets other machines in)",
+    )
+    docs_parser.add_argument(
+        "--no-serve", action="store_true", help="only generate the site"
+    )
+    commands.add_parser(
+        "shell",
+        help="DuckDB shell on a snapshot of the warehouse, read-only",
+        description="Open the DuckDB shell on DATA_DIR/snapshot/warehouse.duckdb "
+        "read-only; never blocks a running `make run`.",
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    return main_parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="extract, build, load")
-    run_parser.add_argument("--full-refresh", action="store_true")
-    docs_parser = commands.add_parser("docs", help="build and serve the docs site")
-    docs_parser.add_argument("--port", type=int, default=8080)
-    docs_parser.add_argument("--no-serve", action="store_true")
-    commands.add_parser("shell", help="DuckDB shell on the warehouse snapshot")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
 
     stage = "settings"
     root = Path.cwd()  # settings come from the environment, .env, secrets/
@@ -38,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.docs import docs
 
             stage = "docs"
-            docs(settings, port=args.port, serve=not args.no_serve)
+            docs(
+                settings,
+                port=args.port,
+                serve=not args.no_serve,
+                host=args.host or settings.docs_host,
+            )
         elif args.command == "shell":
             from pipeline.shell import shell
 
@@ -46,13 +131,16 @@ def main(argv: list[str] | None = None) -> int:
             return shell(settings)
         return 0
     except PipelineError as error:
+        _clear_progress()
         print(f"error [{error.stage}]: {error}", file=sys.stderr)
         logs.event("failed", stage=error.stage, message=str(error))
         return 1
     except KeyboardInterrupt:
+        _clear_progress()
         print(f"error [{stage}]: interrupted; the next run completes the work")
         return 130
     except Exception as error:  # the product's answer is never a traceback
+        _clear_progress()
         logging.getLogger("pipeline").info("unexpected failure", exc_info=True)
         print(
             f"error [{stage}]: unexpected {type(error).__name__}: "
@@ -61,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _clear_progress() -> None:
+    running = sys.modules.get("pipeline.run")
+    if running is not None:
+        running.CONSOLE.finish()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class DbtOutcome:
     tests_failed: int = 0
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    meters_rebuilt: int | None = None  # None: a full build
 
 
 def copy_project(house: Path, destination: Path) -> Path:
@@ -70,6 +71,7 @@ def invoke(
     *,
     profiles: Path | None = None,
     target: Path | None = None,
+    callbacks: list | None = None,
 ):
     """One dbt command in this process; profiles and target default to the
     project's profiles.yml and DATA_DIR/target."""
@@ -93,7 +95,8 @@ def invoke(
     ]
     # Options go after the (sub)command words: `docs generate --project-dir`.
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
-    return dbtRunner().invoke([*args[:split], *common, *args[split:]])
+    runner = dbtRunner(callbacks=callbacks or [])
+    return runner.invoke([*args[:split], *common, *args[split:]])
 
 
 def first_failing_row(settings: Settings, node) -> str | None:
@@ -121,6 +124,7 @@ def build(
     *,
     unit_tests: bool = False,
     full_refresh: bool = False,
+    progress=None,
 ) -> DbtOutcome:
     """Seeds, models and data tests (and the models' unit tests, which `make
     test` runs and a production run skips), incremental when the previous
@@ -129,12 +133,15 @@ def build(
     args = ["build", "--quiet", *plan.dbt_args]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
-    result = invoke(settings, as_of, args, project)
+    callbacks = [progress] if progress is not None else None
+    result = invoke(settings, as_of, args, project, callbacks=callbacks)
     if result.exception is not None:
         raise DbtError(
             f"dbt could not run: {str(result.exception).splitlines()[0]}"
         ) from None
     outcome = DbtOutcome(scope=plan.describe())
+    if not plan.full_refresh:
+        outcome.meters_rebuilt = len(plan.rebuilt_meters)
     for node_result in result.result or []:
         node = node_result.node
         status = str(node_result.status)

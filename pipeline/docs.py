@@ -20,6 +20,7 @@ import http.server
 import logging
 import os
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,6 +126,11 @@ def serve_until_interrupted(server: http.server.ThreadingHTTPServer) -> None:
     host, port = server.server_address[:2]
     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
     print(f"docs: http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+    if host in {"0.0.0.0", "::"}:  # noqa: S104 (the owner asked: DOCS_HOST)
+        print(
+            f"docs: other machines reach it at http://{socket.gethostname()}:{port}/",
+            flush=True,
+        )
     with server:
         try:
             server.serve_forever()

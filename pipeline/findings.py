@@ -5,20 +5,17 @@ or flagged readings, values the extract could not keep, meters with no or a
 single reading (not the derived ones: negative virtual consumption, manual
 readings off the Tibber counter).
 
-A finding is new when no earlier successful run reported it. What was
-reported is kept in DATA_DIR/state/findings.json, written only after the
-whole run succeeded, so a failed run reports its new findings again.
+A finding is new when no earlier successful run reported it
+(pipeline/reported.py, kind `finding`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
+from pipeline import reported
 from pipeline.settings import Settings
 
 DERIVED = (
@@ -34,10 +31,6 @@ class Findings:
     new: list[str] = field(default_factory=list)
 
 
-def state_path(settings: Settings) -> Path:
-    return settings.data_dir / "state" / "findings.json"
-
-
 def compare(settings: Settings) -> Findings:
     """The findings of this build, and those no earlier run reported."""
     # read_only=False: dbt's in-process connection to the file stays open
@@ -50,15 +43,7 @@ def compare(settings: Settings) -> Findings:
             list(DERIVED),
         ).fetchall()
     current = sorted({" ".join(str(part) for part in row) for row in rows})
-    path = state_path(settings)
-    seen = set(json.loads(path.read_text())) if path.exists() else set()
-    return Findings(current, [key for key in current if key not in seen])
-
-
-def remember(settings: Settings, findings: Findings) -> None:
-    """After a successful run: these findings are no longer new."""
-    path = state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(findings.current))
-    os.replace(temporary, path)
+    new = reported.not_reported(
+        settings.warehouse, settings.data_dir, "finding", current
+    )
+    return Findings(current, new)

@@ -78,9 +78,20 @@ class InfluxTarget:
             raise InfluxError(
                 "INFLUX_URL is not set: set it to your InfluxDB, e.g. http://nas:8086"
             )
+        version = settings.influx_api_version
+        if version == 0:  # INFLUX_API_VERSION=auto
+            version = api_version_of(settings.influx_url, settings.influx_token)
+        if version == 2:
+            for name in ("influx_token", "influx_org"):
+                if not getattr(settings, name):
+                    raise InfluxError(
+                        f"{name.upper()} is not set: InfluxDB at "
+                        f"{cls(url=settings.influx_url).safe_url} is 2.x, whose "
+                        "API needs it"
+                    )
         return cls(
             url=settings.influx_url.rstrip("/"),
-            api_version=settings.influx_api_version,
+            api_version=version,
             token=settings.influx_token,
             org=settings.influx_org,
             bucket_settings=(
@@ -103,6 +114,42 @@ class InfluxTarget:
             if name == bucket:
                 return setting
         return "INFLUX_BUCKET_RAW / INFLUX_BUCKET_PROCESSED"
+
+
+# -- which server answers --
+
+
+def server_version(url: str, timeout_s: float = 10) -> str | None:
+    """The version InfluxDB names in its /ping answer (X-Influxdb-Version:
+    "1.8.10" from 1.x, "v2.7.1" or "2.7.1" from 2.x); None when it names none.
+    """
+    target = InfluxTarget(url=url.rstrip("/"), timeout_s=timeout_s, retries=1)
+    with requests.Session() as session:
+        response = _request(session, target, "GET", "/ping", what="ping")
+    version = response.headers.get("X-Influxdb-Version", "").strip()
+    return version or None
+
+
+def major_version(version: str | None) -> int | None:
+    """1 or 2 from a version text such as "1.6.7~rc0" or "v2.7.1"."""
+    match = re.match(r"^v?(\d+)\.", version or "")
+    if not match:
+        return None
+    major = int(match.group(1))
+    return 1 if major <= 1 else 2
+
+
+def api_version_of(url: str, token: str | None = None) -> int:
+    """The API to use with the server at `url`: its major version."""
+    version = server_version(url)
+    major = major_version(version)
+    if major is None:
+        shown = InfluxTarget(url=url).safe_url
+        raise InfluxError(
+            f"InfluxDB at {shown} did not say its version in its /ping answer: "
+            "set INFLUX_API_VERSION=1 or 2"
+        )
+    return major
 
 
 # -- quoting (InfluxQL and Flux literals) --

@@ -25,6 +25,13 @@ class _Masking(logging.Filter):
         return True
 
 
+class _NoRawEvents(logging.Filter):
+    """Keeps `event=...` lines off the console: they are for the JSON log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("event=")
+
+
 class _Json(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         event = {
@@ -55,6 +62,7 @@ def setup(data_dir: Path, secrets: list[str], *, verbose: bool = False) -> Path:
     console.setFormatter(logging.Formatter("%(message)s"))
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.addFilter(masking)
+    console.addFilter(_NoRawEvents())
     root.addHandler(file_handler)
     root.addHandler(console)
     root.setLevel(logging.INFO)

@@ -1,23 +1,25 @@
-"""`make run`: extract -> dbt build (models and data tests) -> load.
+"""`make run`: preflight -> extract -> dbt build (models and data tests) -> load.
 
-One run at a time (a lock under DATA_DIR). Each stage prints progress; the run
-ends with a summary. A failure ends the run with one line naming the stage and
-the cause; data tests that fail with severity error stop the run before
-anything is published.
+One run at a time (a lock under DATA_DIR), against the one source its DATA_DIR
+holds (pipeline/source.py). Each stage leaves one line on the console (live
+progress before it on a terminal, pipeline/console.py); the run ends with a
+line that says in words what changed. A failure ends the run with one line
+naming the stage and the cause; data tests that fail with severity error stop
+the run before anything is published. New anomalies count as reported only
+at the end of a run that published them (pipeline/reported.py).
 """
 
 from __future__ import annotations
 
 import csv
 import fcntl
-import json
 import os
 import re
 import shutil
 import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,8 @@ from pathlib import Path
 import duckdb
 
 from extract import landing
-from pipeline import alerts, findings, logs
+from pipeline import alerts, findings, logs, reported, source
+from pipeline.console import Console, DbtProgress, number, plural
 from pipeline.dbt import DbtOutcome, build
 from pipeline.errors import LockedError, PipelineError
 from pipeline.findings import Findings
@@ -44,9 +47,13 @@ class RunSummary:
     points_deleted: int = 0
     anomalies: int = 0
     new_anomalies: list[str] = field(default_factory=list)
+    anomaly_keys: list[str] = field(default_factory=list)
     unknown_entities: list[str] = field(default_factory=list)
     findings: Findings = field(default_factory=Findings)
     notes: list[str] = field(default_factory=list)
+    demo: bool = False
+    last_news: datetime | None = None  # when a run last brought news
+    timezone: str = "UTC"
 
 
 def project_dir() -> Path:
@@ -110,14 +117,16 @@ def exposed_secret_files(root: Path) -> list[Path]:
     ]
 
 
+CONSOLE = Console()
+
+
 def say(message: str) -> None:
-    print(message, flush=True)
-    logs.log.info(message)
+    CONSOLE.line(message)
 
 
 @contextmanager
 def stage(summary: RunSummary, name: str) -> Iterator[None]:
-    say(f"[{name}] ...")
+    CONSOLE.progress(f"[{name}] ...", force=True)
     started = time.perf_counter()
     try:
         yield
@@ -129,30 +138,63 @@ def stage(summary: RunSummary, name: str) -> Iterator[None]:
         logs.event("stage_done", stage=name, seconds=summary.stage_seconds[name])
 
 
+def stage_line(summary: RunSummary, name: str, text: str) -> None:
+    """The one line a stage leaves: what it did, and how long it took."""
+    seconds = summary.stage_seconds.get(name)
+    took = f" ({seconds:.1f} s)" if seconds is not None else ""
+    say(f"[{name}] {text}{took}")
+
+
 def run(
-    settings: Settings, *, full_refresh: bool = False, settings_root: Path = ROOT
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    settings_root: Path = ROOT,
+    console: Console | None = None,
 ) -> RunSummary:
     """`settings_root`: where the settings were read from (its `.env` and
     `secrets/*.env` are checked for group/other access)."""
+    global CONSOLE
+    CONSOLE = console or Console()
     as_of = settings.as_of or datetime.now(UTC).replace(microsecond=0)
-    summary = RunSummary(as_of=as_of)
+    summary = RunSummary(
+        as_of=as_of, demo=settings.demo_mode, timezone=settings.timezone
+    )
     for path in exposed_secret_files(settings_root):
         name = path.relative_to(settings_root)
         say(f"warning: {name} is readable by group or others: chmod 600 {name}")
     with run_lock(settings.data_dir), alerts.reporting(settings, summary):
-        say(f"as_of={as_of.isoformat()} data_dir={settings.data_dir}")
+        origin = source.check(settings)
+        say(
+            f"as_of={as_of.isoformat()} data_dir={settings.data_dir} "
+            f"source: {origin.describe()}"
+        )
+        if not settings.demo_mode:
+            with stage(summary, "preflight"):
+                settings = preflight_checks(settings)
         with stage(summary, "extract"):
+            source.record(settings.data_dir, origin)
             extract(settings, as_of, full_refresh, summary)
+        stage_line(summary, "extract", describe_extract(summary))
         with stage(summary, "dbt"):
             check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
-            summary.dbt = build(
-                settings, as_of, project_dir(), full_refresh=full_refresh
-            )
+            progress = DbtProgress(show=CONSOLE.progress)
+            with progress.ticking() if CONSOLE.live else nullcontext():
+                summary.dbt = build(
+                    settings,
+                    as_of,
+                    project_dir(),
+                    full_refresh=full_refresh,
+                    progress=progress,
+                )
+            source.record_in_warehouse(settings.warehouse, origin)
             take_snapshot(settings)
             count_anomalies(settings, summary)
             summary.findings = findings.compare(settings)
+        stage_line(summary, "dbt", describe_dbt(summary.dbt, progress))
         if settings.demo_mode:
+            say("[load] skipped: the demo never writes to InfluxDB")
             summary.notes.append(
                 "demo mode (INFLUX_URL unset): nothing was loaded; explore the "
                 "results with `make shell` or `make docs`"
@@ -160,8 +202,78 @@ def run(
         else:
             with stage(summary, "load"):
                 load(settings, as_of, summary)
-        findings.remember(settings, summary.findings)
+            stage_line(
+                summary,
+                "load",
+                f"{plural(summary.points_written, 'point')} written, "
+                f"{number(summary.points_deleted)} deleted",
+            )
+        # Only now, after the publish that carried them, are they reported.
+        reported.mark_reported(
+            settings.warehouse,
+            settings.data_dir,
+            {"anomaly": summary.anomaly_keys, "finding": summary.findings.current},
+        )
+        summary.last_news = reported.last_news(settings.warehouse, settings.data_dir)
+        if has_news(summary):
+            reported.record_news(
+                settings.warehouse, settings.data_dir, datetime.now(UTC)
+            )
     return summary
+
+
+def preflight_checks(settings: Settings) -> Settings:
+    """pipeline.preflight, with its one line; returns the settings with the
+    InfluxDB API version resolved."""
+    from extract.tibber import check_access
+    from pipeline.preflight import preflight
+
+    CONSOLE.progress("[preflight] asking InfluxDB and Tibber ...", force=True)
+    result = preflight(settings, tibber_check=check_access)
+    say(f"[preflight] {result.describe()}")
+    return result.settings
+
+
+def describe_extract(summary: RunSummary) -> str:
+    got = summary.extracted
+    if summary.demo:
+        return (
+            f"demo history: {plural(got.get('demo_readings', 0), 'reading')} and "
+            f"{plural(got.get('demo_tibber_hours', 0), 'Tibber hour')} new"
+        )
+    text = (
+        f"InfluxDB: {plural(got.get('influx_points', 0), 'point')} read, "
+        f"{number(got.get('influx_rows_written', 0))} new or changed"
+    )
+    if "tibber_hours" in got and not any(
+        "Tibber step skipped" in n for n in summary.notes
+    ):
+        text += (
+            f"; Tibber: {plural(got['tibber_hours'], 'hour')} read, "
+            f"{number(got.get('tibber_rows_written', 0))} new or changed"
+        )
+    else:
+        text += "; Tibber skipped (TIBBER_API_TOKEN is not set)"
+    return text
+
+
+def describe_dbt(outcome: DbtOutcome | None, progress: DbtProgress) -> str:
+    if outcome is None:
+        return "nothing built"
+    scope = outcome.scope
+    if outcome.meters_rebuilt is not None:
+        scope = f"incremental, {plural(outcome.meters_rebuilt, 'meter')} rebuilt"
+    text = (
+        f"{scope}: {plural(outcome.models, 'model')}, "
+        f"{plural(outcome.seeds, 'seed')}; data tests {outcome.tests_passed} "
+        f"passed, {outcome.tests_warned} warned, {outcome.tests_failed} failed"
+    )
+    slowest = progress.slowest()
+    if slowest:
+        text += "; slowest: " + ", ".join(slowest)
+    for warning in outcome.warnings:
+        text += f"; warning: {warning}"
+    return text
 
 
 def extract(
@@ -176,36 +288,28 @@ def extract(
         )
         summary.extracted["demo_readings"] = demo.readings
         summary.extracted["demo_tibber_hours"] = demo.hours
-        say(f"demo history: {demo.readings} readings, {demo.hours} Tibber hours")
         return
     from extract.influx import extract_readings
     from extract.tibber import extract_hours
 
+    CONSOLE.progress("[extract] reading InfluxDB ...", force=True)
     readings = extract_readings(
         settings, physical_meter_units(house_dir()), full_refresh=full_refresh
     )
     summary.extracted["influx_points"] = readings.points_read
     summary.extracted["influx_rows_written"] = readings.rows_written
-    say(
-        f"InfluxDB: {readings.points_read} points read, "
-        f"{readings.rows_written} new or changed"
-    )
     summary.unknown_entities = readings.unknown_entities
     if readings.unknown_entities:
         say(
             "InfluxDB: input_number entities not in seeds/meters.csv: "
             + ", ".join(readings.unknown_entities)
         )
+    CONSOLE.progress("[extract] reading Tibber ...", force=True)
     hours = extract_hours(settings, full_refresh=full_refresh, now=as_of)
     if hours.skipped_reason:
-        say(hours.skipped_reason)
         summary.notes.append(hours.skipped_reason)
     summary.extracted["tibber_hours"] = hours.hours_read
     summary.extracted["tibber_rows_written"] = hours.rows_written
-    say(
-        f"Tibber: {hours.hours_read} hours read in {hours.requests} requests, "
-        f"{hours.rows_written} new or changed"
-    )
 
 
 def check_warehouse_free(settings: Settings) -> None:
@@ -241,66 +345,124 @@ def take_snapshot(settings: Settings) -> None:
 
 
 def count_anomalies(settings: Settings, summary: RunSummary) -> None:
+    """The anomalies and those not reported yet (pipeline.reported); they
+    count as reported only at the end of a run that published them."""
+    # read_only=False: dbt's in-process connection to the file stays open
     with duckdb.connect(str(settings.warehouse), read_only=False) as db:
         rows = db.execute(
-            "select meter_id, cast(day as varchar) from main.meter_anomalies "
-            "union all select meter_id, first_day || '..' || last_day "
-            "from main.meter_interval_anomalies"
+            "select meter_id || ' ' || cast(day as varchar) "
+            "from main.meter_anomalies "
+            "union all select meter_id || ' ' || first_day || '..' || last_day "
+            "from main.meter_interval_anomalies order by 1"
         ).fetchall()
-    current = sorted(f"{meter} {day}" for meter, day in rows)
-    state = settings.data_dir / "state" / "anomalies.json"
-    seen = set(json.loads(state.read_text())) if state.exists() else set()
-    summary.anomalies = len(current)
-    summary.new_anomalies = [key for key in current if key not in seen]
-    state.parent.mkdir(parents=True, exist_ok=True)
-    temporary = state.with_suffix(".tmp")
-    temporary.write_text(json.dumps(current))
-    os.replace(temporary, state)
+    summary.anomaly_keys = [key for (key,) in rows]
+    summary.anomalies = len(summary.anomaly_keys)
+    summary.new_anomalies = reported.not_reported(
+        settings.warehouse, settings.data_dir, "anomaly", summary.anomaly_keys
+    )
 
 
 def load(settings: Settings, as_of: datetime, summary: RunSummary) -> None:
     from load.publish import publish_marts
     from load.tibber_hours import publish_hours
 
+    CONSOLE.progress("[load] Tibber hours ...", force=True)
     hours = publish_hours(settings)
-    say(f"Tibber hours written to {settings.influx_bucket_raw}: {hours}")
-    result = publish_marts(settings, settings.warehouse, as_of=as_of)
+    logs.event("tibber_hours_written", bucket=settings.influx_bucket_raw, points=hours)
+
+    def show(done: int, total: int) -> None:
+        CONSOLE.progress(f"[load] {number(done)} of {number(total)} points written")
+
+    result = publish_marts(settings, settings.warehouse, as_of=as_of, progress=show)
     summary.points_written = result.points_written + hours
     summary.points_deleted = result.points_deleted
-    for measurement, (written, deleted) in sorted(result.per_measurement.items()):
-        say(f"  {measurement}: {written} written, {deleted} deleted")
+
+
+def has_news(summary: RunSummary) -> bool:
+    got = summary.extracted
+    landed = sum(
+        got.get(key, 0)
+        for key in (
+            "demo_readings",
+            "demo_tibber_hours",
+            "influx_rows_written",
+            "tibber_rows_written",
+        )
+    )
+    return bool(
+        landed
+        or summary.points_written
+        or summary.points_deleted
+        or summary.new_anomalies
+        or summary.findings.new
+    )
+
+
+def _local_time(instant: datetime, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    local = instant.astimezone(ZoneInfo(timezone))
+    today = datetime.now(UTC).astimezone(ZoneInfo(timezone)).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    return local.strftime("%d %b %H:%M")
+
+
+def final_line(summary: RunSummary) -> str:
+    """What changed, in words: 'nothing new since 14:05' or '3 new readings,
+    2 meters rebuilt, 1,204 points written'."""
+    if not has_news(summary):
+        since = (
+            f" since {_local_time(summary.last_news, summary.timezone)}"
+            if summary.last_news
+            else ""
+        )
+        anomalies = plural(summary.anomalies, "anomaly", "anomalies")
+        return f"done: nothing new{since}; {anomalies}, none new"
+    got = summary.extracted
+    readings = got.get("demo_readings", 0) + got.get("influx_rows_written", 0)
+    hours = got.get("demo_tibber_hours", 0) + got.get("tibber_rows_written", 0)
+    parts = [f"{plural(readings, 'new reading')}"]
+    if hours:
+        parts.append(plural(hours, "new Tibber hour"))
+    outcome = summary.dbt
+    if outcome is not None and outcome.meters_rebuilt is not None:
+        parts.append(f"{plural(outcome.meters_rebuilt, 'meter')} rebuilt")
+    elif outcome is not None:
+        parts.append("everything rebuilt")
+    if summary.demo:
+        parts.append("nothing published (demo)")
+    else:
+        parts.append(f"{plural(summary.points_written, 'point')} written")
+        if summary.points_deleted:
+            parts.append(f"{number(summary.points_deleted)} deleted")
+    new = len(summary.new_anomalies)
+    parts.append(f"{plural(new, 'new anomaly', 'new anomalies')}")
+    return "done: " + ", ".join(parts)
+
+
+def listed(keys: list[str], most: int = 20) -> str:
+    shown = ", ".join(keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def render(summary: RunSummary) -> str:
-    lines = ["", "summary:"]
-    extracted = ", ".join(f"{k}={v}" for k, v in summary.extracted.items())
-    lines.append(f"  extracted: {extracted or 'nothing'}")
-    if summary.dbt:
-        outcome = summary.dbt
+    """The lines after the stages: the new anomalies, notes, the final line."""
+    lines = []
+    if summary.new_anomalies:
         lines.append(
-            f"  dbt: {outcome.models} models, {outcome.seeds} seeds, "
-            f"{outcome.unit_tests} unit tests; data tests {outcome.tests_passed} "
-            f"passed, {outcome.tests_warned} warned, {outcome.tests_failed} failed"
+            f"anomalies: {summary.anomalies} ({len(summary.new_anomalies)} new): "
+            + listed(summary.new_anomalies)
         )
-        lines.append(f"    {outcome.scope}")
-        lines.extend(f"    warning: {name}" for name in outcome.warnings)
-    lines.append(
-        f"  loaded: {summary.points_written} points written, "
-        f"{summary.points_deleted} deleted"
-    )
-    lines.append(f"  anomalies: {summary.anomalies} ({len(summary.new_anomalies)} new)")
-    lines.extend(f"    new: {key}" for key in summary.new_anomalies[:20])
-    if len(summary.new_anomalies) > 20:
-        lines.append(f"    ... and {len(summary.new_anomalies) - 20} more")
-    new_findings = summary.findings.new
-    lines.append(
-        f"  cleaning findings: {len(summary.findings.current)} "
-        f"({len(new_findings)} new)"
-    )
-    lines.extend(f"    new: {key}" for key in new_findings[:20])
-    if len(new_findings) > 20:
-        lines.append(f"    ... and {len(new_findings) - 20} more")
-    timings = ", ".join(f"{k} {v}s" for k, v in summary.stage_seconds.items())
-    lines.append(f"  time: {timings}")
-    lines.extend(f"  note: {note}" for note in summary.notes)
+    if summary.findings.new:
+        lines.append(
+            f"cleaning findings: {len(summary.findings.current)} "
+            f"({len(summary.findings.new)} new): " + listed(summary.findings.new)
+        )
+    if summary.demo:
+        lines.append(
+            "demo: explore the results with `make shell` or `make docs`; "
+            'README "From the demo to your own InfluxDB" says how to switch'
+        )
+    lines.append(final_line(summary))
     return "\n".join(lines)

@@ -25,7 +25,7 @@ class Settings:
     timezone: str
     as_of: datetime | None  # None: now, decided once per run
     influx_url: str | None
-    influx_api_version: int
+    influx_api_version: int  # 1 or 2; 0: auto, asked from the server (/ping)
     influx_token: str | None = field(repr=False)
     influx_org: str | None
     influx_bucket_raw: str
@@ -35,6 +35,7 @@ class Settings:
     tibber_home_id: str | None
     tibber_meter_id: str
     notify_urls: str | None = field(default=None, repr=False)
+    docs_host: str = "127.0.0.1"
 
     @property
     def demo_mode(self) -> bool:
@@ -125,10 +126,10 @@ def load_settings(
             "use an IANA name such as Europe/Berlin"
         ) from None
 
-    version = get("INFLUX_API_VERSION", "2")
-    if version not in {"1", "2"}:
+    version = get("INFLUX_API_VERSION", "auto").lower()
+    if version not in {"auto", "1", "2"}:
         raise ConfigError(
-            f"INFLUX_API_VERSION={version!r} is not supported: set it to 1 or 2"
+            f"INFLUX_API_VERSION={version!r} is not supported: set it to auto, 1 or 2"
         )
 
     influx_url = get("INFLUX_URL")
@@ -150,7 +151,7 @@ def load_settings(
         timezone=timezone,
         as_of=parse_as_of(as_of_text, timezone) if as_of_text else None,
         influx_url=influx_url.rstrip("/") if influx_url else None,
-        influx_api_version=int(version),
+        influx_api_version=0 if version == "auto" else int(version),
         influx_token=get("INFLUX_TOKEN"),
         influx_org=get("INFLUX_ORG"),
         influx_bucket_raw=get("INFLUX_BUCKET_RAW", "lampfi"),
@@ -160,4 +161,5 @@ def load_settings(
         tibber_home_id=get("TIBBER_HOME_ID"),
         tibber_meter_id=get("TIBBER_METER_ID", "haupt_strom"),
         notify_urls=get("NOTIFY_URLS"),
+        docs_host=get("DOCS_HOST", "127.0.0.1") or "127.0.0.1",
     )

@@ -12,6 +12,11 @@ InfluxDB 2.x does:
   `Content-Encoding: gzip`; stores the lines (`lines`, `written[bucket]`).
 - POST /api/v2/delete?org=&bucket=, JSON {start, stop, predicate}; records it
   in `deletes`.
+- GET /ping (and /health): 204 with `X-Influxdb-Version: <version>` and
+  `X-Influxdb-Build: OSS`, as InfluxDB 2.x answers (no token needed).
+- GET /api/v2/orgs?org=<name>: {"orgs": [{"id", "name"}]}.
+- POST /api/v2/buckets, JSON {orgID, name, retentionRules}: creates the
+  bucket (201), or 403 when `may_create_buckets` is false.
 - wrong or missing token: 401 {"code":"unauthorized","message":"unauthorized
   access"}; unknown bucket: 404 {"code":"not found","message":"bucket \\"x\\"
   not found"}.
@@ -68,6 +73,8 @@ class FakeInflux2:
     deletes: list[dict[str, Any]] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer first
+    version: str = "v2.7.11"  # what /ping names in X-Influxdb-Version
+    may_create_buckets: bool = True  # the token's permission
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -96,13 +103,18 @@ class FakeInflux2:
 
     # -- request handling (called by the handler, one request at a time) --
 
-    def handle(self, request: RecordedRequest) -> tuple[int, str, bytes]:
+    def handle(self, request: RecordedRequest) -> tuple[Any, ...]:
         with self._lock:
             self.requests.append(request)
             if self.fail_next:
                 return _json(self.fail_next.pop(0), "internal error", "fake failure")
             if request.path == "/ping" or request.path == "/health":
-                return 204, "text/plain", b""
+                return 204, "text/plain", b"", self._version_headers()
+            admin = {"/api/v2/orgs": self._orgs, "/api/v2/buckets": self._create_bucket}
+            if request.path in admin:
+                if request.headers.get("Authorization") != f"Token {self.token}":
+                    return _json(401, "unauthorized", "unauthorized access")
+                return admin[request.path](request)
             routes = {
                 "/api/v2/query": self._query,
                 "/api/v2/write": self._write,
@@ -119,6 +131,38 @@ class FakeInflux2:
             if org_error is not None:
                 return org_error
             return route(request)
+
+    def _version_headers(self) -> dict[str, str]:
+        return {"X-Influxdb-Version": self.version, "X-Influxdb-Build": "OSS"}
+
+    def _orgs(self, request: RecordedRequest) -> tuple[int, str, bytes]:
+        name = request.params.get("org")
+        if name is not None and name != self.org:
+            return _json(404, "not found", f'organization name "{name}" not found')
+        body = {"orgs": [{"id": self.org_id, "name": self.org}]}
+        return 200, "application/json; charset=utf-8", json.dumps(body).encode()
+
+    def _create_bucket(self, request: RecordedRequest) -> tuple[int, str, bytes]:
+        if not self.may_create_buckets:
+            return _json(
+                403,
+                "forbidden",
+                f"insufficient permissions for write:orgs/{self.org_id}/buckets",
+            )
+        try:
+            body = json.loads(request.text)
+        except ValueError:
+            return _json(400, "invalid", "failed to decode request body")
+        if body.get("orgID") != self.org_id:
+            return _json(404, "not found", "organization not found")
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            return _json(400, "invalid", "bucket name is required")
+        if name in self.buckets:
+            return _json(422, "conflict", f"bucket with name {name} already exists")
+        self.buckets.add(name)
+        answer = {"id": "0fedcba987654321", "orgID": self.org_id, "name": name}
+        return 201, "application/json; charset=utf-8", json.dumps(answer).encode()
 
     def _check_org(self, params: dict[str, str]) -> tuple[int, str, bytes] | None:
         if "org" in params:
@@ -238,9 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             text=raw.decode("utf-8"),
         )
-        status, content_type, answer = self.owner.handle(request)
+        status, content_type, answer, *extra = self.owner.handle(request)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (extra[0] if extra else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)

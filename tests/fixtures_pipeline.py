@@ -42,7 +42,8 @@ import pytest
 
 from extract import landing
 from extract.demo import write_demo_history
-from pipeline.settings import parse_as_of
+from pipeline import source
+from pipeline.settings import load_settings, parse_as_of
 from tests.fixtures_influx import InfluxServer
 from tests.tibber_server import Hour, TibberServer
 
@@ -55,6 +56,9 @@ INFLUX_PASSWORD = "-".join(["influx", "SECRET", "9c2b"])
 INFLUX_TOKEN = f"{INFLUX_USER}:{INFLUX_PASSWORD}"
 SECRETS = (TIBBER_TOKEN, INFLUX_PASSWORD, INFLUX_TOKEN)
 RUN_TIMEOUT_S = 240
+# The house's Tibber home: its own id, not the demo's (a DATA_DIR holding the
+# demo's home is demo data, pipeline/source.py).
+HOUSE_TIBBER_HOME_ID = "8d1e4f27-3c5a-4b9e-9f60-2a7c1d5e8b43"
 MARTS = (
     "meter_daily_readings",
     "meter_monthly_readings",
@@ -127,7 +131,7 @@ def make_house_history(work: Path, as_of: str = AS_OF) -> HouseHistory:
             )
             for h in hours.to_pylist()
         ],
-        home_id=homes.pop(),
+        home_id=HOUSE_TIBBER_HOME_ID,
     )
 
 
@@ -383,9 +387,12 @@ class House:
         return server_points(self.server, self.raw_db)
 
     def use_copy_of(self, data_dir: Path) -> None:
-        """Start from a copy of another run's DATA_DIR."""
+        """Start from a copy of another run's DATA_DIR: the same history,
+        read from this house's databases, so its record names them."""
         shutil.rmtree(self.data_dir)
         shutil.copytree(data_dir, self.data_dir)
+        settings = load_settings(ROOT, self.env)
+        source.record(self.data_dir, source.current(settings))
 
 
 def make_house(

@@ -338,9 +338,9 @@ def test_a_meter_read_once_is_a_finding(probe_run: ProbeRun) -> None:
 
 def test_the_summary_lists_the_new_cleaning_findings(probe_run: ProbeRun) -> None:
     out = probe_run.result.stdout
-    assert "new: duplicate_instant probe_duplicate 2026-01-10T23:00:00Z" in out
-    assert "new: unparseable probe_nan 2026-01-05T23:00:00Z" in out
-    assert "new: single_reading probe_single 2025-12-31T23:00:00Z" in out
+    assert "duplicate_instant probe_duplicate 2026-01-10T23:00:00Z" in out
+    assert "unparseable probe_nan 2026-01-05T23:00:00Z" in out
+    assert "single_reading probe_single 2025-12-31T23:00:00Z" in out
 
 
 def test_reading_after_as_of_is_dropped_and_counted(probe_run: ProbeRun) -> None:

@@ -19,16 +19,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEDULE = ROOT / "docker" / "schedule.sh"
 
 
-def compose(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def compose(
+    *args: str, tmp_path: Path, settings: str = ""
+) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.fail("docker-compose is missing: apt-get install -y docker-compose")
-    no_settings = tmp_path / "empty.env"  # ignore a developer's ./.env
-    no_settings.touch()
+    no_settings = tmp_path / "compose.env"  # ignore a developer's ./.env
+    no_settings.write_text(settings)
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"RUN_SCHEDULE", "DOCS_PORT", "GRAFANA_PORT", "COMPOSE_FILE"}
+        if key
+        not in {
+            "RUN_SCHEDULE",
+            "DOCS_PORT",
+            "DOCS_HOST",
+            "GRAFANA_PORT",
+            "COMPOSE_FILE",
+        }
         and key != "COMPOSE_PROFILES"
     }
     return subprocess.run(
@@ -67,37 +76,106 @@ def test_pipeline_service_runs_on_schedule_with_data_on_a_named_volume(
     assert "data" in config["volumes"]
 
 
+def published_ports(service: dict) -> list[tuple[str, int, int]]:
+    """(host address, published, target) whichever syntax compose prints."""
+    ports = []
+    for port in service["ports"]:
+        if isinstance(port, dict):
+            address = port.get("host_ip", "0.0.0.0")  # noqa: S104
+            ports.append((address, int(port["published"]), int(port["target"])))
+        else:
+            address, published, target = port.split("/")[0].rsplit(":", 2)
+            ports.append((address, int(published), int(target)))
+    return ports
+
+
 def test_docs_service_serves_the_docs_folder_of_the_same_volume_on_8080(
     config: dict,
 ) -> None:
     docs = config["services"]["docs"]
     assert docs["image"] == config["services"]["pipeline"]["image"]
     assert "data:/data:rw" in docs["volumes"]
-    assert {"published": 8080, "target": 8080} in docs["ports"]
+    assert published_ports(docs) == [("127.0.0.1", 8080, 8080)]
     assert "http.server 8080 --directory /data/docs" in docs["command"][-1]
 
 
-def healthcheck_on(config: dict, data_dir: Path) -> int:
-    """Run the pipeline service's healthcheck against data_dir as /data."""
+def test_docs_reach_other_machines_only_when_asked(tmp_path: Path) -> None:
+    result = compose("config", tmp_path=tmp_path, settings="DOCS_HOST=0.0.0.0\n")
+    assert result.returncode == 0, result.stderr
+    docs = yaml.safe_load(result.stdout)["services"]["docs"]
+    assert published_ports(docs) == [("0.0.0.0", 8080, 8080)]  # noqa: S104
+
+
+def healthcheck_on(config: dict, data_dir: Path, schedule: str = "5 * * * *") -> int:
+    """Run the pipeline service's healthcheck with data_dir as DATA_DIR."""
     test = config["services"]["pipeline"]["healthcheck"]["test"]
-    assert test[0] == "CMD-SHELL"
-    command = test[1].replace("/data/", f"{data_dir}/")
-    return subprocess.run(["sh", "-c", command], check=False).returncode
+    assert test[0] == "CMD"
+    return subprocess.run(
+        test[1:],
+        cwd=ROOT,
+        env={**os.environ, "DATA_DIR": str(data_dir), "RUN_SCHEDULE": schedule},
+        check=False,
+    ).returncode
+
+
+def age_marker(data_dir: Path, minutes: int) -> None:
+    marker = data_dir / "state" / "last_success"
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text("2026-11-27T10:05:40Z\n")
+    then = time.time() - minutes * 60
+    os.utime(marker, (then, then))
 
 
 def test_healthcheck_is_healthy_only_after_a_recent_successful_run(
     config: dict, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "state" / "last_success"
     assert healthcheck_on(config, tmp_path) != 0  # never succeeded
 
-    marker.parent.mkdir()
-    marker.write_text("2026-11-27T10:05:40Z\n")
+    age_marker(tmp_path, 0)
     assert healthcheck_on(config, tmp_path) == 0
 
-    two_and_a_half_hours_ago = time.time() - 150 * 60
-    os.utime(marker, (two_and_a_half_hours_ago, two_and_a_half_hours_ago))
-    assert healthcheck_on(config, tmp_path) != 0  # a run or two were missed
+    age_marker(tmp_path, 150)  # hourly: 2 h 30 min, two runs were missed
+    assert healthcheck_on(config, tmp_path) != 0
+
+
+def test_healthcheck_follows_a_three_hourly_schedule(
+    config: dict, tmp_path: Path
+) -> None:
+    """Every 3 hours: healthy up to 2 x 180 + 10 = 370 minutes after the
+    last success, so never unhealthy between two runs."""
+    schedule = "5 */3 * * *"
+    age_marker(tmp_path, 179)  # just before the next run
+    assert healthcheck_on(config, tmp_path, schedule) == 0
+    age_marker(tmp_path, 300)  # one run missed
+    assert healthcheck_on(config, tmp_path, schedule) == 0
+    age_marker(tmp_path, 390)  # two runs missed
+    assert healthcheck_on(config, tmp_path, schedule) != 0
+
+
+def test_image_runs_as_an_unprivileged_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER (\S+)$", dockerfile, re.M)
+    assert users and users[-1] not in {"root", "0"}
+    assert "chown meters:meters /data" in dockerfile
+
+
+def requirement_names(path: Path) -> set[str]:
+    return {
+        re.split(r"[=\[<>]", line)[0].strip().lower()
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+
+def test_image_installs_no_test_or_lint_tools() -> None:
+    tools = {"pytest", "ruff", "sqlfluff", "sqlfluff-templater-dbt"}
+    assert requirement_names(ROOT / "requirements.txt") & tools == set()
+    assert requirement_names(ROOT / "requirements-dev.txt") >= tools
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ENV REQUIREMENTS=requirements.txt" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "requirements-dev.txt" in ignored
+    assert "tests/*.py" in ignored
 
 
 def next_run(schedule: str, after: datetime) -> datetime:
@@ -146,8 +224,11 @@ def test_image_installs_with_the_makefile_and_its_pinned_files() -> None:
     assert "COPY Makefile requirements.txt constraints.txt ./" in dockerfile
     assert "RUN make .venv/.installed" in dockerfile
     recipe = makefile.split("$(INSTALLED):", 1)[1].split("\n\n", 1)[0]
-    assert "requirements.txt constraints.txt" in recipe.splitlines()[0]
-    assert "-r requirements.txt -c constraints.txt" in recipe
+    assert "$(REQUIREMENTS) constraints.txt" in recipe.splitlines()[0]
+    assert "$(addprefix -r ,$(REQUIREMENTS)) -c constraints.txt" in recipe
+    assert re.search(
+        r"^REQUIREMENTS \?= requirements\.txt requirements-dev\.txt$", makefile, re.M
+    )
     assert re.search(r"^VENV := \.venv$", makefile, re.M)
     assert re.search(r"^INSTALLED := \$\(VENV\)/\.installed$", makefile, re.M)
 

@@ -116,7 +116,7 @@ def test_incremental_run_rebuilds_the_changed_meters_and_the_new_days(
     # gas_zahler_alt (corrected) and gas_total and eg_kalfire built on it, the
     # meters whose demo readings arrived in those days, and haupt_strom (new
     # Tibber hours): far fewer than the house's 26.
-    rebuilt = int(scope.split("incremental: ")[1].split()[0])
+    rebuilt = int(scope.split("incremental, ")[1].split()[0])
     assert 3 <= rebuilt < 26, scope
     with duckdb.connect(str(incremental / "warehouse.duckdb"), read_only=True) as db:
         starts = dict(
@@ -164,7 +164,7 @@ def test_incremental_build_killed_halfway_is_completed_by_the_next_run(
     )
     kill_hard(process)
     output = run_at(data_dir, LATER)
-    assert "incremental:" in output
+    assert "[dbt] incremental," in output
     for table in COMPARED:
         assert (
             differences(data_dir / "warehouse.duckdb", full / "warehouse.duckdb", table)
@@ -176,7 +176,7 @@ def test_nothing_new_rebuilds_no_meter_and_as_of_moved_back_rebuilds_all(
     demo_data_dir: Path, demo_build: Path
 ) -> None:
     again = run_at(demo_data_dir, "2026-11-27T10:00:00Z")
-    assert "incremental: 0 meters rebuilt" in again
+    assert "[dbt] incremental, 0 meters rebuilt" in again
     back = run_at(demo_data_dir, "2026-11-20T10:00:00Z")
     assert "full build (as_of moved back)" in back
 

@@ -117,10 +117,11 @@ def test_shell_opens_and_answers_while_a_run_writes_the_warehouse(
     warehouse = str(demo_data_dir / "warehouse.duckdb")
     run = start_pipeline(demo_data_dir, "run")
     try:
-        # wait (no clock) until the run's dbt build has the warehouse open
+        # wait (no clock) until the run's dbt build has the warehouse open:
+        # the extract's line comes just before the build starts
         assert run.stdout is not None
         for line in run.stdout:
-            if line.startswith("[dbt]"):
+            if line.startswith("[extract]"):
                 break
         while warehouse not in open_files(run.pid):
             assert run.poll() is None, "the run ended before it opened the warehouse"

@@ -124,7 +124,7 @@ def test_the_typo_is_one_excluded_reading_and_flagged(typo_run: TypoRun) -> None
         ("typo", TYPO_AT, typo_run.typo)
     ]
     # the summary names it as a new cleaning finding
-    assert "new: typo og1_strom 2023-01-20T11:00:00Z" in typo_run.result.stdout
+    assert "typo og1_strom 2023-01-20T11:00:00Z" in typo_run.result.stdout
 
 
 def test_the_neighbours_are_kept_with_their_values(typo_run: TypoRun) -> None:
