@@ -37,6 +37,8 @@ environment wins):
   DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: 4GB)
   DOCS_HOST                where `docs` listens; 0.0.0.0 for other machines
                            (default: 127.0.0.1)
+  NOTIFY_URLS              comma-separated Apprise URLs for alerts
+                           (default: unset, no alerts)
 """
 
 
