@@ -17,6 +17,7 @@ select
     prepayments_eur,
     balance_eur,
     is_estimated,
+    house_name,
     flat_name,
     is_vacancy,
     first_day,

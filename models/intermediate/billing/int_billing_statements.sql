@@ -28,6 +28,7 @@ select
     occupancies.year,
     occupancies.occupancy_id,
     occupancies.flat_id,
+    '{{ var("house_name") }}' as house_name,
     occupancies.flat_name,
     occupancies.tenant,
     occupancies.is_vacancy,
