@@ -8,7 +8,7 @@ PORT ?= 8080
 METERS ?= 1000
 YEARS ?= 10
 
-.PHONY: run test lint docs shell bench reset-processed clean
+.PHONY: run test lint docs shell bench reset-processed clean statement
 
 $(INSTALLED): requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	@mkdir -p target/lint
 	DATA_DIR=target/lint $(BIN)/sqlfluff lint models macros tests/dbt
+
+# The yearly cost statement (default: the last complete year before as_of).
+statement: $(INSTALLED)
+	@$(BIN)/python -m statement $(if $(YEAR),--year $(YEAR))
 
 docs: $(INSTALLED)
 	@$(BIN)/python -m pipeline docs --port $(PORT)
