@@ -11,7 +11,8 @@ flats as (
     select * from {{ ref('stg_billing__flats') }}
 ),
 
-occupancies as (
+-- Per month first: a full month prepays exactly its monthly amount.
+occupancy_months as (
     select
         period,
         period_start,
@@ -25,8 +26,34 @@ occupancies as (
         max(day) as last_day,
         count(*) as days,
         sum(persons) as person_days,
-        sum(monthly_prepayment_eur / days_in_month) as prepayments_eur
+        sum(monthly_prepayment_eur) / any_value(days_in_month)
+            as prepayments_eur
     from occupancy_days
+    group by
+        period,
+        period_start,
+        year,
+        occupancy_id,
+        flat_id,
+        date_trunc('month', day)
+),
+
+occupancies as (
+    select
+        period,
+        period_start,
+        year,
+        occupancy_id,
+        flat_id,
+        any_value(tenancy_id) as tenancy_id,
+        any_value(tenant) as tenant,
+        bool_and(is_vacancy) as is_vacancy,
+        min(first_day) as first_day,
+        max(last_day) as last_day,
+        sum(days) as days,
+        sum(person_days) as person_days,
+        sum(prepayments_eur) as prepayments_eur
+    from occupancy_months
     group by period, period_start, year, occupancy_id, flat_id
 )
 
