@@ -15,6 +15,15 @@ from pipeline.errors import DbtError
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The seeds of the yearly cost statement (statement/, models/*/billing).
+BILLING_SEEDS = (
+    "flats",
+    "tenancies",
+    "flat_meters",
+    "prices",
+    "cost_items",
+    "invoices",
+)
 
 
 @dataclass
@@ -48,6 +57,11 @@ def copy_project(house: Path, destination: Path) -> Path:
     seeds.mkdir(exist_ok=True)
     for csv_file in house.glob("*.csv"):
         shutil.copy(csv_file, seeds / csv_file.name)
+    # A house without billing seeds bills no one: header-only copies.
+    for name in BILLING_SEEDS:
+        if not (house / f"{name}.csv").exists():
+            with open(ROOT / "seeds" / f"{name}.csv") as handle:
+                (seeds / f"{name}.csv").write_text(handle.readline())
     return destination
 
 
