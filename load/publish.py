@@ -1,4 +1,4 @@
-"""Publish the five marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
+"""Publish the marts (MARTS) to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
 
 What was published is remembered in the warehouse, in
 `load_state.published_points` (one row per point with its field values). A run
@@ -42,7 +42,17 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
-FIELDS = ("value", "consumption", "expected", "ratio", "is_estimated", "is_partial")
+FIELDS = (
+    "value",
+    "consumption",
+    "expected",
+    "ratio",
+    "is_estimated",
+    "is_partial",
+    "amount_eur",
+)
+# A series with several tags is kept as one key, its tag values joined by this.
+SERIES_SEPARATOR = "\x1f"
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 
@@ -55,6 +65,12 @@ class Mart:
     table: str
     time_column: str
     fields: dict[str, str]
+    tags: tuple[str, ...] = ("meter_id",)
+
+    @property
+    def series_sql(self) -> str:
+        """The series key (state column meter_id): the tag values joined."""
+        return " || chr(31) || ".join(self.tags)
 
 
 MARTS = (
@@ -96,7 +112,15 @@ MARTS = (
         "day_start_at",
         {"consumption": "consumption", "expected": "expected", "ratio": "ratio"},
     ),
+    Mart(
+        "flat_cost_monthly",
+        "flat_cost_monthly",
+        "month_start_at",
+        {"amount_eur": "amount_eur"},
+        tags=("flat_id", "cost_item"),
+    ),
 )
+TAGS = {mart.measurement: mart.tags for mart in MARTS}
 MEASUREMENTS = tuple(mart.measurement for mart in MARTS)
 
 
@@ -132,10 +156,12 @@ def _desired_sql(as_of_s: int | None) -> str:
             for name in FIELDS
         )
         selects.append(
-            f"select '{mart.measurement}' as measurement, meter_id, "
+            f"select '{mart.measurement}' as measurement, "
+            f"{mart.series_sql} as meter_id, "
             f"(epoch_ms({mart.time_column}) // 1000)::bigint as time_s, {columns} "
             f"from main.{mart.table} "
-            f"where meter_id is not null and {mart.time_column} is not null"
+            f"where {mart.series_sql} is not null "
+            f"and {mart.time_column} is not null"
         )
     any_field = " or ".join(f"{name} is not null" for name in FIELDS)
     bound = "" if as_of_s is None else f" and time_s <= {int(as_of_s)}"
@@ -146,6 +172,11 @@ def _desired_sql(as_of_s: int | None) -> str:
     )
 
 
+def series_tags(measurement: str, series: str) -> dict[str, str]:
+    """The tags of a series key (the state's meter_id column)."""
+    return dict(zip(TAGS[measurement], series.split(SERIES_SEPARATOR), strict=True))
+
+
 def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"create schema if not exists {STATE_SCHEMA}")
     field_columns = ", ".join(f"{name} double" for name in FIELDS)
@@ -153,6 +184,10 @@ def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {STATE_TABLE} ("
         f"measurement varchar, meter_id varchar, time_s bigint, {field_columns})"
     )
+    for name in FIELDS:  # a state written before a field was added
+        connection.execute(
+            f"alter table {STATE_TABLE} add column if not exists {name} double"
+        )
     connection.execute(
         f"create table if not exists {STATE_SCHEMA}.published_target (target varchar)"
     )
@@ -297,7 +332,15 @@ def _delete(
     for measurement, meter_id, first_s, last_s, points in ranges:
         start = datetime.fromtimestamp(first_s, UTC)
         stop = datetime.fromtimestamp(last_s + 1, UTC)  # exclusive
-        influxdb.delete(target, bucket, measurement, meter_id, start, stop)
+        influxdb.delete(
+            target,
+            bucket,
+            measurement,
+            meter_id,
+            start,
+            stop,
+            tags=series_tags(measurement, meter_id),
+        )
         connection.execute(
             f"delete from {STATE_TABLE} where measurement = ? and meter_id = ? "
             "and time_s between ? and ?",
@@ -330,7 +373,7 @@ def _write(
         for measurement, meter_id, time_s, *values in rows:
             line = point_line(
                 measurement,
-                {"meter_id": meter_id},
+                series_tags(measurement, meter_id),
                 dict(zip(FIELDS, values, strict=True)),
                 time_s,
             )

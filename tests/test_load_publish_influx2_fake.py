@@ -176,6 +176,7 @@ def test_reset_over_2x_deletes_each_measurement_over_all_time(
             "meter_consumption_daily",
             "meter_consumption",
             "meter_anomaly",
+            "flat_cost_monthly",
         )
     ]
     influx2_fake.lines.clear()
