@@ -43,7 +43,12 @@ from flat_meters
 inner join meters on flat_meters.meter_id = meters.meter_id
 inner join measure_units on flat_meters.measure = measure_units.measure
 inner join conversions
-    on meters.unit = conversions.from_unit and measure_units.unit = conversions.to_unit
+    on
+        meters.unit = conversions.from_unit
+        and measure_units.unit = conversions.to_unit
 inner join months on flat_meters.meter_id = months.meter_id
-inner join years on year(months.month) between years.first_year and years.last_year
-group by flat_meters.flat_id, flat_meters.measure, measure_units.unit, months.month
+inner join
+    years
+    on year(months.month) between years.first_year and years.last_year
+group by
+    flat_meters.flat_id, flat_meters.measure, measure_units.unit, months.month

@@ -42,7 +42,9 @@ inner join flat_meters on occupancy_days.flat_id = flat_meters.flat_id
 inner join meters on flat_meters.meter_id = meters.meter_id
 inner join measure_units on flat_meters.measure = measure_units.measure
 inner join conversions
-    on meters.unit = conversions.from_unit and measure_units.unit = conversions.to_unit
+    on
+        meters.unit = conversions.from_unit
+        and measure_units.unit = conversions.to_unit
 left join meter_days
     on
         flat_meters.meter_id = meter_days.meter_id

@@ -228,8 +228,8 @@ unioned as (
 
 select
     unioned.*,
-    exists (
-        select 1 from items as split_children
+    exists(
+        select split_children.cost_item from items as split_children
         where
             split_children.parent_cost_item = unioned.cost_item
             and split_children.amount_source = 'split'

@@ -53,8 +53,10 @@ daily_prices as (
     from seed_prices
     inner join days
         on
-            days.day >= seed_prices.valid_from
-            and (days.day <= seed_prices.valid_to or seed_prices.valid_to is null)
+            seed_prices.valid_from <= days.day
+            and (
+                seed_prices.valid_to >= days.day or seed_prices.valid_to is null
+            )
     where seed_prices.price_id != 'tibber'
     union all
     select * from tibber_prices

@@ -60,8 +60,12 @@ weights as (
         keys.fixed_key,
         keys.weight_unit,
         case keys.fixed_key
-            when 'living_area' then occupancies.living_area_m2 * occupancies.days
-            when 'heated_area' then occupancies.heated_area_m2 * occupancies.days
+            when
+                'living_area'
+                then occupancies.living_area_m2 * occupancies.days
+            when
+                'heated_area'
+                then occupancies.heated_area_m2 * occupancies.days
             when 'persons' then occupancies.person_days
             else occupancies.days
         end as weight
@@ -148,7 +152,7 @@ consumption_lines as (
 
 -- Parts divided by a fixed key, with the key they are divided by.
 fixed_parts as (
-    select
+    select  -- noqa: AM07
         period,
         period_start,
         year,
@@ -279,12 +283,12 @@ metered_lines as (
 ),
 
 shared_lines as (
-    select * from consumption_lines
+    select * from consumption_lines  -- noqa: AM07
     union all
     select * from fixed_lines
 )
 
-select
+select  -- noqa: AM07
     *,
     flat_basis / total_basis as share,
     part_amount_eur * flat_basis / total_basis as amount_eur

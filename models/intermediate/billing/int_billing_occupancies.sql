@@ -24,7 +24,7 @@ occupancy_months as (
         bool_and(is_vacancy) as is_vacancy,
         min(day) as first_day,
         max(day) as last_day,
-        count(*) as days,
+        count(*) as days,  -- noqa: RF04
         sum(persons) as person_days,
         sum(monthly_prepayment_eur) / any_value(days_in_month)
             as prepayments_eur
@@ -50,7 +50,7 @@ occupancies as (
         bool_and(is_vacancy) as is_vacancy,
         min(first_day) as first_day,
         max(last_day) as last_day,
-        sum(days) as days,
+        sum(days) as days,  -- noqa: RF04
         sum(person_days) as person_days,
         sum(prepayments_eur) as prepayments_eur
     from occupancy_months

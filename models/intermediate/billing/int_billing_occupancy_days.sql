@@ -40,7 +40,9 @@ occupied as (
         on
             flat_days.flat_id = tenancies.flat_id
             and flat_days.day >= tenancies.starts_on
-            and (flat_days.day <= tenancies.ends_on or tenancies.ends_on is null)
+            and (
+                flat_days.day <= tenancies.ends_on or tenancies.ends_on is null
+            )
 ),
 
 -- Consecutive days of one flat without a tenancy share day - position.

@@ -45,7 +45,7 @@ select
     period,
     period_start,
     period_end,
-    year(period_start) as year,
+    year(period_start) as year,  -- noqa: RF04
     period_end - period_start + 1 as period_days
 from periods
 where period_end < as_of_day

@@ -37,6 +37,8 @@ measure_units as (
     select * from {{ ref('int_billing_measure_units') }}
 ),
 
+-- Later branches of the union take the first branch's column names.
+-- noqa: disable=AL03
 problems as (
     select
         'tenancies.csv' as seed,
@@ -128,8 +130,8 @@ problems as (
             or fixed_key is null
         )
         and cost_item not in (
-            select parent_cost_item from items
-            where parent_cost_item is not null
+            select split_items.parent_cost_item from items as split_items
+            where split_items.parent_cost_item is not null
         )
     union all
     select
@@ -153,8 +155,8 @@ problems as (
             or measure not in (select measure from flat_meters)
         )
         and cost_item not in (
-            select parent_cost_item from items
-            where parent_cost_item is not null
+            select split_items.parent_cost_item from items as split_items
+            where split_items.parent_cost_item is not null
         )
     union all
     select
@@ -206,10 +208,11 @@ problems as (
         cost_item || ' ' || coalesce(cast(starts_on as varchar), 'null'),
         'cost item ' || cost_item || ' is not an invoice item of cost_items.csv'
     from invoices
-    where cost_item not in (
-        select cost_item from items
-        where amount_source = 'invoice'
-    )
+    where
+        cost_item not in (
+            select cost_item from items
+            where amount_source = 'invoice'
+        )
     union all
     select
         'invoices.csv',
@@ -221,4 +224,5 @@ problems as (
         or amount_eur is null
 )
 
+-- noqa: enable=AL03
 select * from problems

@@ -18,6 +18,9 @@ inner join prices as later
         earlier.price_id = later.price_id
         and (
             earlier.valid_from < later.valid_from
-            or (earlier.valid_from = later.valid_from and earlier.unit < later.unit)
+            or (
+                earlier.valid_from = later.valid_from
+                and earlier.unit < later.unit
+            )
         )
         and later.valid_from <= coalesce(earlier.valid_to, date '9999-12-31')
