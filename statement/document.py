@@ -187,14 +187,19 @@ def render_html(statement: Statement) -> str:
         verdict = f"Balance refunded to you: {euros(-balance)}"
     else:
         verdict = f"Balance: {euros(0.0)}"
+    prepaid = (
+        f"−{euros(statement.prepayments_eur)}"
+        if round(statement.prepayments_eur, 2)
+        else euros(0.0)
+    )
     charts = "".join(
         chart_svg(measure, unit, this_year, last_year, statement.year)
         for measure, (unit, this_year, last_year) in sorted(statement.monthly.items())
     )
     estimated = (
-        '<p class="note">* rests on estimated readings (a meter read before or '
-        "after the year's boundary is estimated there); the amount may change "
-        "when the readings arrive.</p>"
+        '<p class="note">* rests on estimated consumption (days the meters\' '
+        "daily series estimates: beyond a meter's first or last reading, or a "
+        "missing Tibber hour); the amount may change when readings arrive.</p>"
         if statement.is_estimated
         else ""
     )
@@ -214,13 +219,13 @@ def render_html(statement: Statement) -> str:
 </table>
 <table class="lines">
 <tr><th>Cost item</th><th>Key</th><th class="num">Your basis of the total</th>
-<th class="num">Share</th><th class="num">Total cost</th>
+<th class="num">Share</th><th class="num">Part total</th>
 <th class="num">Your amount</th></tr>
 {"".join(rows)}
 <tr class="total"><td colspan="5">Your costs</td>
 <td class="num">{euros(statement.costs_eur)}</td></tr>
 <tr><td colspan="5">Prepayments</td>
-<td class="num">−{euros(statement.prepayments_eur)}</td></tr>
+<td class="num">{prepaid}</td></tr>
 </table>
 <p class="balance">{verdict}</p>
 {estimated}
