@@ -67,11 +67,18 @@ def run_statement(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str
 def statement_data(demo_build: Path, tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("statement") / "data"
     shutil.copytree(demo_build, data_dir, ignore=shutil.ignore_patterns("run.lock"))
+    landed = sorted((data_dir / "landing").rglob("*.parquet"))
+    # Without a warehouse, the statement builds it from the landing zone ...
+    (data_dir / "warehouse.duckdb").unlink()
     result = run_statement(data_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    # The demo run built the warehouse for this as_of day: nothing to build.
-    assert "warehouse up to date" in result.stdout
+    assert "warehouse built (no warehouse yet; full build" in result.stdout
     assert f"statements {YEAR}: 6 occupancies" in result.stdout
+    # ... without extracting anything; the next one finds it up to date.
+    assert sorted((data_dir / "landing").rglob("*.parquet")) == landed
+    result = run_statement(data_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warehouse up to date" in result.stdout
     return data_dir
 
 
