@@ -77,7 +77,8 @@ def produce(settings: Settings, year: int | None = None) -> Outcome:
         )
     with run_lock(settings.data_dir):
         warehouse = ensure_fresh(settings, as_of)
-        with duckdb.connect(str(settings.warehouse), read_only=True) as db:
+        # Not read_only: the dbt build of this process may hold it open.
+        with duckdb.connect(str(settings.warehouse)) as db:
             statements = _rows(
                 db,
                 "select * from main.billing_statements where year = ? "
