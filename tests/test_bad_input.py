@@ -119,7 +119,7 @@ LANDED_BEFORE = [
 def probe_seeds(destination: Path, probes: dict[str, str] = PROBES) -> Path:
     """A copy of the project whose meters seed also lists the probes
     (meter_id -> removed_on)."""
-    project = copy_project(ROOT / "seeds", destination)
+    project = copy_project(ROOT / "seeds", destination, billing=False)
     with (project / "seeds" / "meters.csv").open("a", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         for meter_id, removed_on in probes.items():
@@ -464,7 +464,9 @@ def side_by_side(
     with TibberServer() as tibber:  # an account without homes: a quick extract
         try:
             for name, (breaks, _) in INCONSISTENT_SEEDS.items():
-                project = copy_project(ROOT / "seeds", work / name / "project")
+                project = copy_project(
+                    ROOT / "seeds", work / name / "project", billing=False
+                )
                 breaks(project / "seeds")
                 houses[name] = make_house(
                     influxd,
