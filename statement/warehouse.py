@@ -56,4 +56,4 @@ def ensure_fresh(settings: Settings, as_of: datetime) -> str:
     landing.write_run_context(settings.data_dir, as_of)
     outcome = build(settings, as_of, project_dir())
     take_snapshot(settings)
-    return f"warehouse built ({reason}; {outcome.scope})"
+    return f"warehouse built ({reason}): {outcome.scope}"

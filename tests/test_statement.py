@@ -72,7 +72,7 @@ def statement_data(demo_build: Path, tmp_path_factory) -> Path:
     (data_dir / "warehouse.duckdb").unlink()
     result = run_statement(data_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "warehouse built (no warehouse yet; full build" in result.stdout
+    assert "warehouse built (no warehouse yet): full build" in result.stdout
     assert f"statements {YEAR}: 6 occupancies" in result.stdout
     # ... without extracting anything; the next one finds it up to date.
     assert sorted((data_dir / "landing").rglob("*.parquet")) == landed
