@@ -151,7 +151,9 @@ STYLE = """
 body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #222; }
 h1 { font-size: 15pt; margin: 0 0 4pt; }
 .meta td { padding: 1pt 12pt 1pt 0; }
-table.lines { border-collapse: collapse; width: 100%; margin-top: 10pt; }
+table.lines { border-collapse: collapse; width: 100%; margin-top: 10pt;
+  table-layout: fixed; font-size: 8.5pt; }
+table.lines td.basis { text-align: right; }
 table.lines th { text-align: left; border-bottom: 1px solid #444; padding: 3pt; }
 table.lines td { padding: 2.5pt 3pt; border-bottom: 1px solid #ddd; }
 table.lines .num { text-align: right; white-space: nowrap; }
@@ -174,7 +176,7 @@ def render_html(statement: Statement) -> str:
             "<tr>"
             f"<td>{escape(line.label)}{mark}</td>"
             f"<td>{escape(key_text(line))}</td>"
-            f'<td class="num">{escape(basis_text(line))}</td>'
+            f'<td class="basis">{escape(basis_text(line))}</td>'
             f'<td class="num">{share}</td>'
             f'<td class="num">{euros(line.part_amount_eur)}</td>'
             f'<td class="num">{euros(line.amount_eur)}</td>'
@@ -218,6 +220,8 @@ def render_html(statement: Statement) -> str:
 <tr><td>Reference</td><td>{escape(statement.occupancy_id)}</td></tr>
 </table>
 <table class="lines">
+<col style="width: 21%"><col style="width: 15%"><col style="width: 27%">
+<col style="width: 10%"><col style="width: 13%"><col style="width: 14%">
 <tr><th>Cost item</th><th>Key</th><th class="num">Your basis of the total</th>
 <th class="num">Share</th><th class="num">Part total</th>
 <th class="num">Your amount</th></tr>
