@@ -12,7 +12,7 @@ PORT ?= 8080
 METERS ?= 1000
 YEARS ?= 10
 
-.PHONY: help run test lint docs shell bench reset-processed clean dashboards
+.PHONY: help run test lint docs shell bench reset-processed clean dashboards statement
 
 help: ## this list
 	@echo "utility-meters: meter readings (InfluxDB) and Tibber -> dbt -> InfluxDB"
@@ -44,6 +44,9 @@ lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff format --check .
 	@mkdir -p target/lint
 	DATA_DIR=target/lint $(BIN)/sqlfluff lint models macros tests/dbt
+
+statement: $(INSTALLED) ## the yearly cost statements (YEAR=, default: the last complete year)
+	@$(BIN)/python -m statement $(if $(YEAR),--year $(YEAR))
 
 docs: $(INSTALLED) ## the dbt docs site on http://localhost:8080 (PORT=, DOCS_HOST=)
 	@$(BIN)/python -m pipeline docs --port $(PORT)

@@ -64,7 +64,11 @@ FIELDS = (
     "tibber_mismatch",
     # meter_interval_anomaly
     "days",
+    # flat_cost_monthly
+    "amount_eur",
 )
+# A series with several tags is kept as one key, its tag values joined by this.
+SERIES_SEPARATOR = "\x1f"
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 
@@ -74,7 +78,7 @@ class Mart:
     """How one mart becomes one measurement: field name -> SQL expression.
 
     `rows` (default: the table itself) is the SQL of the rows to publish;
-    `meter_id` the expression of the tag. An optional mart that is absent
+    `tags` maps each tag to the SQL of its value. An optional mart that is absent
     from the warehouse is not published (and its points are deleted).
     """
 
@@ -82,9 +86,14 @@ class Mart:
     table: str
     time_column: str
     fields: dict[str, str]
-    meter_id: str = "meter_id"
+    tags: dict[str, str] = field(default_factory=lambda: {"meter_id": "meter_id"})
     rows: str = ""
     required: bool = True
+
+    @property
+    def series_sql(self) -> str:
+        """The series key (state column meter_id): the tag values joined."""
+        return " || chr(31) || ".join(self.tags.values())
 
 
 # A reading's finding other than these excluded it from the series.
@@ -173,7 +182,7 @@ MARTS = (
             "hours_without_cost": "hours_without_cost",
             "hours_missing": "hours_missing",
         },
-        meter_id="getvariable('tibber_meter_id')",
+        tags={"meter_id": "getvariable('tibber_meter_id')"},
         required=False,
     ),
     Mart(
@@ -186,7 +195,7 @@ MARTS = (
             "hours_without_cost": "hours_without_cost",
             "hours_missing": "hours_missing",
         },
-        meter_id="getvariable('tibber_meter_id')",
+        tags={"meter_id": "getvariable('tibber_meter_id')"},
         required=False,
     ),
     # Findings per meter and instant, counted by what the owner must do.
@@ -207,7 +216,16 @@ MARTS = (
         rows=FINDING_COUNTS,
         required=False,
     ),
+    # Each flat's monthly cost per cost item (watching; the statement bills).
+    Mart(
+        "flat_cost_monthly",
+        "flat_cost_monthly",
+        "month_start_at",
+        {"amount_eur": "amount_eur"},
+        tags={"flat_id": "flat_id", "cost_item": "cost_item"},
+    ),
 )
+TAGS = {mart.measurement: tuple(mart.tags) for mart in MARTS}
 MEASUREMENTS = tuple(mart.measurement for mart in MARTS)
 
 
@@ -244,10 +262,11 @@ def _desired_sql(as_of_s: int | None, marts: tuple[Mart, ...] = MARTS) -> str:
         )
         selects.append(
             f"select '{mart.measurement}' as measurement, "
-            f"{mart.meter_id} as meter_id, "
+            f"{mart.series_sql} as meter_id, "
             f"(epoch_ms({mart.time_column}) // 1000)::bigint as time_s, {columns} "
             f"from {mart.rows or f'main.{mart.table}'} as mart_rows "
-            f"where {mart.meter_id} is not null and {mart.time_column} is not null"
+            f"where {mart.series_sql} is not null "
+            f"and {mart.time_column} is not null"
         )
     any_field = " or ".join(f"{name} is not null" for name in FIELDS)
     bound = "" if as_of_s is None else f" and time_s <= {int(as_of_s)}"
@@ -256,6 +275,11 @@ def _desired_sql(as_of_s: int | None, marts: tuple[Mart, ...] = MARTS) -> str:
         + "\nunion all\n".join(selects)
         + f"\n) as points where ({any_field}){bound}"
     )
+
+
+def series_tags(measurement: str, series: str) -> dict[str, str]:
+    """The tags of a series key (the state's meter_id column)."""
+    return dict(zip(TAGS[measurement], series.split(SERIES_SEPARATOR), strict=True))
 
 
 def ensure_state(connection: duckdb.DuckDBPyConnection) -> None:
@@ -429,7 +453,15 @@ def _delete(
     for measurement, meter_id, first_s, last_s, points in ranges:
         start = datetime.fromtimestamp(first_s, UTC)
         stop = datetime.fromtimestamp(last_s + 1, UTC)  # exclusive
-        influxdb.delete(target, bucket, measurement, meter_id, start, stop)
+        influxdb.delete(
+            target,
+            bucket,
+            measurement,
+            meter_id,
+            start,
+            stop,
+            tags=series_tags(measurement, meter_id),
+        )
         connection.execute(
             f"delete from {STATE_TABLE} where measurement = ? and meter_id = ? "
             "and time_s between ? and ?",
@@ -463,7 +495,7 @@ def _write(
         for measurement, meter_id, time_s, *values in rows:
             line = point_line(
                 measurement,
-                {"meter_id": meter_id},
+                series_tags(measurement, meter_id),
                 dict(zip(FIELDS, values, strict=True)),
                 time_s,
             )

@@ -15,6 +15,15 @@ from pipeline.errors import DbtError
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The seeds of the yearly cost statement (statement/, models/*/billing).
+BILLING_SEEDS = (
+    "flats",
+    "tenancies",
+    "flat_meters",
+    "prices",
+    "cost_items",
+    "invoices",
+)
 
 
 @dataclass
@@ -31,11 +40,13 @@ class DbtOutcome:
     meters_rebuilt: int | None = None  # None: a full build
 
 
-def copy_project(house: Path, destination: Path) -> Path:
+def copy_project(house: Path, destination: Path, *, billing: bool = True) -> Path:
     """A copy of the dbt project that describes another house (benchmarks,
     model scenarios): the models and macros of this one, the seeds of `house`.
     dbt writes its compiled seeds relative to the seed path, so the seeds must
-    live inside the project they belong to."""
+    live inside the project they belong to. `billing=False` (or a house
+    without them) leaves the billing seeds empty: nobody is billed, so runs
+    on partial data (no Tibber hours) need no prices."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(ROOT / name, destination / name)
@@ -49,6 +60,12 @@ def copy_project(house: Path, destination: Path) -> Path:
     seeds.mkdir(exist_ok=True)
     for csv_file in house.glob("*.csv"):
         shutil.copy(csv_file, seeds / csv_file.name)
+    # A house without billing seeds (or billing=False) bills no one:
+    # header-only copies.
+    for name in BILLING_SEEDS:
+        if not billing or not (house / f"{name}.csv").exists():
+            with open(ROOT / "seeds" / f"{name}.csv") as handle:
+                (seeds / f"{name}.csv").write_text(handle.readline())
     return destination
 
 

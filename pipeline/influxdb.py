@@ -654,12 +654,20 @@ def delete(
     meter_id: str,
     start: datetime,
     stop: datetime,
+    *,
+    tags: dict[str, str] | None = None,
 ) -> None:
-    """Delete the points of one meter (tag meter_id) in [start, stop)."""
+    """Delete the points of one series in [start, stop): tag meter_id, or
+    the given `tags` (e.g. flat_id and cost_item)."""
+    tags = tags or {"meter_id": meter_id}
     if target.api_version == 1:
+        where = " AND ".join(
+            f"{influxql_identifier(key)} = {influxql_string(value)}"
+            for key, value in tags.items()
+        )
         statement = (
             f"DELETE FROM {influxql_identifier(measurement)} "
-            f"WHERE {influxql_identifier('meter_id')} = {influxql_string(meter_id)} "
+            f"WHERE {where} "
             f"AND time >= {influxql_string(rfc3339(start))} "
             f"AND time < {influxql_string(rfc3339(stop))}"
         )
@@ -671,8 +679,10 @@ def delete(
         bucket,
         rfc3339(start),
         _one_ns_before(stop),
-        f"_measurement={_predicate_string(measurement)} "
-        f"AND meter_id={_predicate_string(meter_id)}",
+        f"_measurement={_predicate_string(measurement)}"
+        + "".join(
+            f" AND {key}={_predicate_string(value)}" for key, value in tags.items()
+        ),
     )
 
 

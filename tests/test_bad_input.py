@@ -119,10 +119,12 @@ LANDED_BEFORE = [
 ]
 
 
-def probe_seeds(destination: Path, probes: dict[str, str] = PROBES) -> Path:
+def probe_seeds(
+    destination: Path, probes: dict[str, str] = PROBES, *, billing: bool = True
+) -> Path:
     """A copy of the project whose meters seed also lists the probes
     (meter_id -> removed_on)."""
-    project = copy_project(ROOT / "seeds", destination)
+    project = copy_project(ROOT / "seeds", destination, billing=billing)
     with (project / "seeds" / "meters.csv").open("a", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         for meter_id, removed_on in probes.items():
@@ -398,7 +400,7 @@ def test_house_meters_are_unaffected_by_the_probes(
     processed = probe_run.house.processed()
     house_only = {
         measurement: {
-            point for point in points if dict(point[0])["meter_id"] not in PROBES
+            point for point in points if dict(point[0]).get("meter_id") not in PROBES
         }
         for measurement, points in processed.items()
     }
@@ -513,7 +515,9 @@ def side_by_side(
     with TibberServer() as tibber:  # an account without homes: a quick extract
         try:
             for name, (breaks, _) in INCONSISTENT_SEEDS.items():
-                project = copy_project(ROOT / "seeds", work / name / "project")
+                project = copy_project(
+                    ROOT / "seeds", work / name / "project", billing=False
+                )
                 breaks(project / "seeds")
                 houses[name] = make_house(
                     influxd,
@@ -524,7 +528,9 @@ def side_by_side(
                     hours=False,
                 )
                 houses[name].extra_env["DBT_PROJECT_DIR"] = str(project)
-            project = probe_seeds(work / "negative" / "project", {"probe_negative": ""})
+            project = probe_seeds(
+                work / "negative" / "project", {"probe_negative": ""}, billing=False
+            )
             houses["negative"] = make_house(
                 influxd,
                 tibber,

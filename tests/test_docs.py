@@ -29,7 +29,7 @@ from tests.fixtures_demo import ROOT, run_pipeline, start_pipeline
 ARTIFACTS = ROOT / "test-artifacts"
 PROJECT = "utility_meters"
 
-# The five measurements `make run` loads (docs/interfaces.md) and the mart each is
+# The measurements `make run` loads (docs/interfaces.md) and the mart each is
 # read from; the exposures must say the same.
 PUBLISHED = {
     "meter_interpolated_daily": "meter_daily_readings",
@@ -39,11 +39,12 @@ PUBLISHED = {
     "meter_anomaly": "meter_anomalies",
     "meter_interval_anomaly": "meter_interval_anomalies",
 }
-# Published for the dashboards (grafana/), next to the five.
+# Published for the dashboards (grafana/), next to those.
 FOR_DASHBOARDS = {
     "electricity_cost_daily": "electricity_daily_cost",
     "electricity_cost_monthly": "electricity_monthly_cost",
     "data_quality_finding": "data_quality_findings",
+    "flat_cost_monthly": "flat_cost_monthly",
 }
 SOURCES = {
     f"source.{PROJECT}.landing.readings",

@@ -45,6 +45,8 @@ MART_COLUMNS = {
     "first_day_start_at timestamptz, last_day date, started_at timestamptz, "
     "ended_at timestamptz, days double, consumption double, expected double, "
     "ratio double, expected_from varchar, rule varchar",
+    "flat_cost_monthly": "month date, month_start_at timestamptz, flat_id varchar, "
+    "cost_item varchar, amount_eur double, is_estimated boolean",
 }
 
 D30, D31, D01 = "2024-03-29T23:00:00Z", "2024-03-30T23:00:00Z", "2024-03-31T22:00:00Z"
@@ -202,7 +204,7 @@ def server_points(server: Any, db: str) -> list[tuple[Any, ...]]:
             for row in series["values"]:
                 record = dict(zip(columns, row, strict=True))
                 time_s = record.pop("time")
-                meter_id = record.pop("meter_id")
+                meter_id = record.pop("meter_id", None)
                 fields = frozenset(
                     (key, value) for key, value in record.items() if value is not None
                 )
@@ -255,6 +257,7 @@ def test_every_mart_row_comes_back_as_exactly_one_point(
         "meter_consumption": (2, 0),
         "meter_anomaly": (2, 0),
         "meter_interval_anomaly": (1, 0),
+        "flat_cost_monthly": (0, 0),
     }
 
 
@@ -315,6 +318,7 @@ def test_changed_month_start_reading_rewrites_its_days_and_months_only(
         "meter_consumption": (2, 0),
         "meter_anomaly": (0, 0),
         "meter_interval_anomaly": (0, 0),
+        "flat_cost_monthly": (0, 0),
     }
     expected = expected_example()
     anomalies = ("meter_anomaly", "meter_interval_anomaly")
@@ -647,3 +651,52 @@ def test_field_type_conflict_names_measurement_and_field_in_one_line(
     assert "\n" not in message
     assert '"expected"' in message
     assert '"meter_anomaly"' in message
+
+
+def test_flat_costs_are_points_tagged_by_flat_and_cost_item(
+    influxd: Any, influx_db: str, tmp_path: Path
+) -> None:
+    """Two flats' water cost of March (one unrounded third of a euro), then
+    og1's row vanishes: its point (and only it) is deleted by its two tags."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    marts = marts_example()
+    marts["flat_cost_monthly"] = [
+        ("2024-03-01", MARCH, "og1", "water", 12.5, False),
+        ("2024-03-01", MARCH, "eg", "water", 1 / 3, True),
+        ("2024-03-01", MARCH, "eg", "gas heating", 40.25, False),
+    ]
+    write_marts(warehouse, marts)
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+
+    result = publish_marts(settings, warehouse)
+
+    assert result.per_measurement["flat_cost_monthly"] == (3, 0)
+    march = int(datetime.fromisoformat("2024-02-29T23:00:00+00:00").timestamp())
+
+    def flat_points() -> set[tuple[Any, ...]]:
+        answer = influxd.query('SELECT * FROM "flat_cost_monthly"', influx_db)
+        found = set()
+        for series in answer["results"][0].get("series", []):
+            for values in series["values"]:
+                row = dict(zip(series["columns"], values, strict=True))
+                found.add(
+                    (row["flat_id"], row["cost_item"], row["time"], row["amount_eur"])
+                )
+        return found
+
+    assert flat_points() == {
+        ("og1", "water", march, 12.5),
+        ("eg", "water", march, 1 / 3),
+        ("eg", "gas heating", march, 40.25),
+    }
+    marts["flat_cost_monthly"] = marts["flat_cost_monthly"][1:]
+    write_marts(warehouse, marts)
+
+    result = publish_marts(settings, warehouse)
+
+    assert result.per_measurement["flat_cost_monthly"] == (0, 1)
+    assert flat_points() == {
+        ("eg", "water", march, 1 / 3),
+        ("eg", "gas heating", march, 40.25),
+    }
+    assert server_point_set(influxd, influx_db) >= expected_example()

@@ -182,6 +182,7 @@ def test_reset_over_2x_deletes_each_measurement_over_all_time(
             "electricity_cost_monthly",
             "data_quality_finding",
             "meter_interval_anomaly",
+            "flat_cost_monthly",
         )
     ]
     influx2_fake.lines.clear()

@@ -76,7 +76,7 @@ def test_summary_counts_what_dbt_built_and_tested(two_runs) -> None:
     assert numbers["passed"] == kinds["test"] == summary_numbers(first)["passed"]
     assert numbers["failed"] == 0
     assert numbers["warned"] == kinds.get("test_warn", 0)
-    assert summary_numbers(first)["seeds"] == 4
+    assert summary_numbers(first)["seeds"] == 4 + 6  # the house, the billing
     assert "full build (first build)" in first
     assert "[dbt] incremental, 0 meters rebuilt" in second
 

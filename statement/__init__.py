@@ -1,0 +1,1 @@
+"""`make statement`: the yearly cost statement per occupancy, from the marts."""
