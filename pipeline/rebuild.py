@@ -201,18 +201,24 @@ def latest_extraction(settings: Settings) -> datetime | None:
 def first_changed_hour(
     settings: Settings, previous: BuildState, as_of: datetime
 ) -> datetime | None:
-    """The earliest Tibber hour landed since the previous build, or ending
-    between its as_of and this one (landed earlier, visible only now)."""
+    """The earliest Tibber hour landed or deleted (tombstone) since the
+    previous build, or ending between its as_of and this one (landed earlier,
+    visible only now)."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     return (
         landing.query(
             settings.data_dir,
             "tibber_hours",
             f"""
-            select min(hour_start_at) from landed
-            where extracted_at > '{since.isoformat()}'::timestamptz
-               or (hour_end_at > '{previous.as_of.isoformat()}'::timestamptz
-                   and hour_end_at <= '{as_of.isoformat()}'::timestamptz)
+            select min(hour_start_at) from (
+                select hour_start_at from landed
+                where extracted_at > '{since.isoformat()}'::timestamptz
+                   or (hour_end_at > '{previous.as_of.isoformat()}'::timestamptz
+                       and hour_end_at <= '{as_of.isoformat()}'::timestamptz)
+                union all
+                select hour_start_at from deleted
+                where extracted_at > '{since.isoformat()}'::timestamptz
+            ) as changes
             """,
         )
         .column(0)[0]
@@ -233,7 +239,8 @@ def rebuilt_meters(
     changed from t on changes from the previous kept reading before t (the
     segment ending at t starts there), unless t lies in the first year of
     its readings (the rate before the first reading changes) or nothing
-    precedes it. Master and virtual meters change from the earliest change
+    precedes it. A tombstone (a reading deleted at the source) is a change
+    at its instant. Master and virtual meters change from the earliest change
     of the meters they are built on."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     changed_at: dict[str, datetime] = {
@@ -242,10 +249,15 @@ def rebuilt_meters(
             settings.data_dir,
             "readings",
             f"""
-            select meter_id, min(measured_at) as changed_at from landed
-            where extracted_at > '{since.isoformat()}'::timestamptz
-               or (measured_at > '{previous.as_of.isoformat()}'::timestamptz
-                   and measured_at <= '{as_of.isoformat()}'::timestamptz)
+            select meter_id, min(measured_at) as changed_at from (
+                select meter_id, measured_at from landed
+                where extracted_at > '{since.isoformat()}'::timestamptz
+                   or (measured_at > '{previous.as_of.isoformat()}'::timestamptz
+                       and measured_at <= '{as_of.isoformat()}'::timestamptz)
+                union all
+                select meter_id, measured_at from deleted
+                where extracted_at > '{since.isoformat()}'::timestamptz
+            ) as changes
             group by meter_id
             """,
         ).to_pylist()
