@@ -609,24 +609,37 @@ def delete(
     stop: datetime,
 ) -> None:
     """Delete the points of one meter (tag meter_id) in [start, stop)."""
+    delete_points(target, bucket, measurement, {"meter_id": meter_id}, start, stop)
+
+
+def delete_points(
+    target: InfluxTarget,
+    bucket: str,
+    measurement: str,
+    tags: dict[str, str],
+    start: datetime,
+    stop: datetime,
+) -> None:
+    """Delete the points of one series (these tag values) in [start, stop)."""
     if target.api_version == 1:
+        where = " AND ".join(
+            f"{influxql_identifier(key)} = {influxql_string(value)}"
+            for key, value in tags.items()
+        )
         statement = (
             f"DELETE FROM {influxql_identifier(measurement)} "
-            f"WHERE {influxql_identifier('meter_id')} = {influxql_string(meter_id)} "
+            f"WHERE {where} "
             f"AND time >= {influxql_string(rfc3339(start))} "
             f"AND time < {influxql_string(rfc3339(stop))}"
         )
         influxql(target, bucket, statement)
         return
     # 2.x deletes [start, stop] (stop inclusive): stop 1 ns earlier.
-    _delete_v2(
-        target,
-        bucket,
-        rfc3339(start),
-        _one_ns_before(stop),
-        f"_measurement={_predicate_string(measurement)} "
-        f"AND meter_id={_predicate_string(meter_id)}",
+    predicate = " AND ".join(
+        [f"_measurement={_predicate_string(measurement)}"]
+        + [f"{key}={_predicate_string(value)}" for key, value in tags.items()]
     )
+    _delete_v2(target, bucket, rfc3339(start), _one_ns_before(stop), predicate)
 
 
 def _delete_v2(

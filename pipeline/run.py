@@ -185,6 +185,13 @@ def extract(
         f"InfluxDB: {readings.points_read} points read, "
         f"{readings.rows_written} new or changed"
     )
+    summary.extracted["influx_rows_deleted"] = readings.rows_deleted
+    say(
+        f"InfluxDB: {readings.fingerprinted_meters} meters compared by "
+        f"fingerprint ({readings.fingerprinted_points} points), "
+        f"{len(readings.reread_meters)} read again in full, "
+        f"{readings.rows_deleted} readings gone from InfluxDB"
+    )
     if readings.unknown_entities:
         say(
             "InfluxDB: input_number entities not in seeds/meters.csv: "
@@ -196,9 +203,10 @@ def extract(
         summary.notes.append(hours.skipped_reason)
     summary.extracted["tibber_hours"] = hours.hours_read
     summary.extracted["tibber_rows_written"] = hours.rows_written
+    summary.extracted["tibber_rows_deleted"] = hours.rows_deleted
     say(
         f"Tibber: {hours.hours_read} hours read in {hours.requests} requests, "
-        f"{hours.rows_written} new or changed"
+        f"{hours.rows_written} new or changed, {hours.rows_deleted} gone"
     )
 
 
