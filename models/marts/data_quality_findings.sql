@@ -35,7 +35,8 @@ reading_findings as (
         'raw value ' || coalesce(cast(raw_value as varchar), 'null')
         || ' ' || coalesce(unit, '') as detail
     from classified
-    where reading_status not in ('valid')
+    -- superseded: an older version of a reading the source corrected since
+    where reading_status not in ('valid', 'superseded')
 ),
 
 silent_meters as (
