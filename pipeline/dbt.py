@@ -126,6 +126,8 @@ def build(
     test` runs and a production run skips), incremental when the previous
     build allows (pipeline.rebuild); raises DbtError on any failure."""
     plan = rebuild.plan(settings, project, as_of, full_refresh=full_refresh)
+    if plan.full_refresh:
+        rebuild.mark_unfinished(settings)
     args = ["build", "--quiet", *plan.dbt_args]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]

@@ -15,7 +15,8 @@ project and nothing it saw went away. It then recomputes
 It writes that scope to two warehouse tables (`rebuild_window`,
 `rebuild_meters`) which the incremental models read (macros/rebuild.sql).
 Anything else (first build, changed models, seeds or settings, as_of moved
-back, a landing file removed, --full-refresh) rebuilds everything.
+back, a landing file removed, --full-refresh, a full build that did not
+finish) rebuilds everything.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ create table if not exists main.build_state (
 )
 """
 FINGERPRINTED = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
+# The fingerprint a full build records before it starts: a full build that
+# does not finish (failed seed, failed model, killed) leaves it, and the next
+# build is full again, whatever the project then looks like (seeds reloaded).
+UNFINISHED = "unfinished full build"
 
 
 @dataclass
@@ -153,6 +158,8 @@ def plan(
         current.reason = "--full-refresh"
     elif previous is None:
         pass
+    elif previous.fingerprint == UNFINISHED:
+        current.reason = "the previous full build did not finish"
     elif previous.fingerprint != current.fingerprint:
         current.reason = "the models, seeds or settings changed"
     elif as_of < previous.as_of:
@@ -397,6 +404,15 @@ def write_scope(
             "? as day_start_at, ? as month_start_at, ? as cost_day_start_at",
             [window_day, window_month, cost_day],
         )
+
+
+def mark_unfinished(settings: Settings) -> None:
+    """Before a full build: until it records its own state, the warehouse
+    says a full build is due (the seeds it holds may be half replaced)."""
+    if read_state(settings) is None:
+        return
+    with duckdb.connect(str(settings.warehouse)) as db:
+        db.execute("update main.build_state set fingerprint = ?", [UNFINISHED])
 
 
 def record(settings: Settings, current: BuildPlan) -> None:
