@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import rebuild
-from pipeline.errors import DbtError
+from pipeline.errors import DISK_FULL, DbtError, is_disk_full
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +133,8 @@ def build(
         args += ["--exclude-resource-type", "unit_test"]
     result = invoke(settings, as_of, args, project)
     if result.exception is not None:
+        if is_disk_full(str(result.exception)):
+            raise DbtError(f"{DISK_FULL}; nothing was published") from None
         raise DbtError(
             f"dbt could not run: {str(result.exception).splitlines()[0]}"
         ) from None
@@ -169,6 +171,8 @@ def build(
         if str(node_result.node.resource_type) == "model"
     ):
         rebuild.record(settings, plan)
+    if any(is_disk_full(failure) for failure in outcome.failures):
+        raise DbtError(f"{DISK_FULL}; nothing was published")
     if outcome.failures or not result.success:
         first = outcome.failures[0] if outcome.failures else "see the dbt log"
         raise DbtError(

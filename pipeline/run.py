@@ -9,6 +9,7 @@ anything is published.
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import json
 import os
@@ -27,7 +28,7 @@ import duckdb
 from extract import landing
 from pipeline import logs
 from pipeline.dbt import DbtOutcome, build
-from pipeline.errors import LockedError, PipelineError
+from pipeline.errors import DISK_FULL, LockedError, PipelineError
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +139,8 @@ def run(
         say(f"warning: {name} is readable by group or others: chmod 600 {name}")
     with run_lock(settings.data_dir):
         say(f"as_of={as_of.isoformat()} data_dir={settings.data_dir}")
+        for path in remove_leftovers(settings.data_dir):
+            logs.event("leftover_removed", path=path)
         with stage(summary, "extract"):
             extract(settings, as_of, full_refresh, summary)
         with stage(summary, "dbt"):
@@ -238,8 +241,30 @@ def take_snapshot(settings: Settings) -> None:
     target = snapshot_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise PipelineError(f"{DISK_FULL}; nothing was published") from None
+        raise PipelineError(
+            f"cannot copy the warehouse to {target}: {error.strerror}: check "
+            "DATA_DIR's permissions and free space; nothing was published"
+        ) from None
+
+
+def remove_leftovers(data_dir: Path) -> list[Path]:
+    """Temporary files a killed run left (landing, snapshot, state): under
+    the run lock no other run writes them."""
+    found = [
+        path
+        for pattern in ("landing/*/.*.tmp", "snapshot/.*.tmp", "state/.*.tmp")
+        for path in data_dir.glob(pattern)
+    ]
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def count_anomalies(settings: Settings, summary: RunSummary) -> None:

@@ -33,6 +33,7 @@ class Settings:
     tibber_api_url: str
     tibber_home_id: str | None
     tibber_meter_id: str
+    data_dir_group: str | None = None  # unset: DATA_DIR private to its owner
 
     @property
     def demo_mode(self) -> bool:
@@ -141,6 +142,13 @@ def load_settings(
                     "(or set INFLUX_API_VERSION=1)"
                 )
 
+    for name in ("INFLUX_TOKEN", "TIBBER_API_TOKEN"):
+        if any(ord(c) < 32 or ord(c) == 127 for c in get(name) or ""):
+            raise ConfigError(
+                f"{name} contains a line break or another control character "
+                "(a paste error?): set it again on one line"
+            )
+
     as_of_text = get("AS_OF")
     return Settings(
         data_dir=(root / get("DATA_DIR", "data")).resolve(),
@@ -156,4 +164,5 @@ def load_settings(
         tibber_api_url=get("TIBBER_API_URL", TIBBER_PUBLIC_URL),
         tibber_home_id=get("TIBBER_HOME_ID"),
         tibber_meter_id=get("TIBBER_METER_ID", "haupt_strom"),
+        data_dir_group=get("DATA_DIR_GROUP"),
     )
