@@ -28,7 +28,7 @@ import duckdb
 from extract import landing
 from pipeline import logs
 from pipeline.dbt import DbtOutcome, build
-from pipeline.errors import DISK_FULL, LockedError, PipelineError
+from pipeline.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,8 +236,13 @@ def check_warehouse_free(settings: Settings) -> None:
 def take_snapshot(settings: Settings) -> None:
     """Checkpoint the warehouse and copy it atomically for `make shell`."""
     source = settings.warehouse
-    with duckdb.connect(str(source)) as connection:
-        connection.execute("checkpoint")
+    try:
+        with duckdb.connect(str(source)) as connection:
+            connection.execute("checkpoint")
+    except duckdb.Error as error:
+        if is_disk_full(str(error)):
+            raise PipelineError(f"{DISK_FULL}; nothing was published") from None
+        raise
     target = snapshot_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
