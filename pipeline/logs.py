@@ -71,6 +71,10 @@ def setup(data_dir: Path, secrets: list[str], *, verbose: bool = False) -> Path:
     folder = data_dir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.jsonl"
+    # A log line that cannot be written (a full disk) is dropped quietly, in
+    # this log and dbt's, instead of a traceback on stderr per line: the
+    # console still says what failed, in one line.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

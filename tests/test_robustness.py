@@ -277,3 +277,41 @@ def test_make_run_exits_2_on_failure_as_the_readme_says(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     assert "`make run` exits 0 on\nsuccess and 2 on any failure" in readme
     assert "exit 1 |" not in readme
+
+
+def test_full_disk_during_a_run_is_named_and_leaves_no_temporary_file(
+    demo_build: Path, tmp_path: Path
+) -> None:
+    """A demo DATA_DIR on a disk with 200 kB left: whichever write fails
+    first (dbt's log, the warehouse, the snapshot), the run says the disk is
+    full, in one line, and leaves no temporary file."""
+    from tests.fixtures_demo import demo_environment
+
+    # tmpfs counts whole pages: the blocks each file and folder takes
+    used = sum(p.lstat().st_blocks * 512 for p in demo_build.rglob("*"))
+    folders = sum(1 for p in demo_build.rglob("*") if p.is_dir())
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    size_kb = (used + 4096 * (folders + 2)) // 1024 + 200
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr!r}")
+    try:
+        data_dir = mount / "data"
+        shutil.copytree(demo_build, data_dir, ignore=shutil.ignore_patterns("run.lock"))
+        # a moved as_of: the build has work to do, the snapshot a copy to write
+        env = demo_environment(data_dir, "2026-11-28T10:00:00Z")
+
+        result = run([sys.executable, "-m", "pipeline", "run"], env)
+
+        errors = [line for line in result.stderr.splitlines() if line]
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert len(errors) == 1, errors
+        assert "the disk is full (No space left on device)" in errors[0], errors
+        assert [str(p) for p in data_dir.rglob("*.tmp")] == []
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
