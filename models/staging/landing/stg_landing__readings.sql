@@ -18,7 +18,7 @@ select
     cast(landed.extracted_at as timestamptz) as extracted_at
 from landed
 where not exists (
-    select 1 from deletions
+    select 1 as found from deletions
     where
         deletions.meter_id = landed.meter_id
         and deletions.measured_at = landed.measured_at

@@ -22,7 +22,7 @@ select
     cast(landed.extracted_at as timestamptz) as extracted_at
 from landed
 where not exists (
-    select 1 from deletions
+    select 1 as found from deletions
     where
         deletions.home_id = landed.home_id
         and deletions.hour_start_at = landed.hour_start_at
