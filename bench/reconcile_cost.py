@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.reconcile_cost [--meters 1000] [--years 10] [--daily]
 
 Starts a private influxd (the test suite's `start_influxd`, default shard
-duration of 7 days, as Home Assistant's database has), writes the readings of
+duration of 7 days, as Home Assistant's database has; --shard-duration to
+change), writes the readings of
 a synthetic house (bench/synthetic.py: manual readings every 2 to 6 weeks) or,
 with --daily, one reading a day per physical meter, lands them with a full
 extract, then times
@@ -83,6 +84,11 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--daily", action="store_true", help="a reading a day")
+    parser.add_argument(
+        "--shard-duration",
+        default="",
+        help="e.g. 52w (default: InfluxDB's 7 days for an infinite retention)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as temp:
@@ -97,7 +103,10 @@ def main() -> None:
             )
         server = start_influxd(root / "influxd")
         try:
-            server.query(f'CREATE DATABASE "{DB}"')
+            shards = f" WITH SHARD DURATION {args.shard_duration}"
+            server.query(
+                f'CREATE DATABASE "{DB}"' + (shards if args.shard_duration else "")
+            )
             began = time.perf_counter()
             write(server, lines)
             print(
@@ -181,6 +190,7 @@ def main() -> None:
     )
     print(
         f"reconcile meters={len(units)} years={args.years} points={len(lines)} "
+        f"shard_duration={args.shard_duration or '7d'} "
         f"fingerprint_s={query_s:.2f} fingerprint_points={compared.points} "
         f"hourly_extract_s={hourly_s:.2f} hourly_points_read={hourly.points_read} "
         f"after_change_s={changed_s:.2f} after_change_points_read="

@@ -2,9 +2,12 @@
 
 A normal run reads only the readings from the watermark - overlap on. Before
 that instant (`stop`), every landed meter is compared by a fingerprint per
-(meter, measurement): the number of readings, their sum and the last value.
+(meter, measurement): the number of readings and their sum.
 One aggregate query per 200 meters gives InfluxDB's side (it reads the points
 but sends one row per series); the landing zone's current rows give the other.
+The count sees a reading deleted or added, the sum one changed. (No `last`:
+a third aggregate costs InfluxDB another pass over every series of every
+shard, and a changed last value changes the sum.)
 A meter whose fingerprints differ had a reading deleted, added or changed
 before `stop`, at any age: the extractor reads it again in full.
 
@@ -53,7 +56,6 @@ class Print:
 
     count: int
     total: float
-    last: float | None
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _chunks(ids: list[str], size: int = IDS_PER_QUERY) -> Iterator[list[str]]:
 
 
 def fingerprint_influxql(entity_ids: Iterable[str], stop: datetime) -> str:
-    """Count, sum and last value per measurement and entity before `stop`.
+    """Count and sum per measurement and entity before `stop`.
 
     A measurement whose `value` is a string has no sum: InfluxDB leaves it
     out, as the extractor leaves out values that are no numbers."""
@@ -79,7 +81,7 @@ def fingerprint_influxql(entity_ids: Iterable[str], stop: datetime) -> str:
         f"{influxql_identifier('entity_id')} = {influxql_string(i)}" for i in entity_ids
     )
     return (
-        f"SELECT count({value}), sum({value}), last({value}) FROM /.*/ "
+        f"SELECT count({value}), sum({value}) FROM /.*/ "
         f"WHERE {influxql_identifier('domain')} = {influxql_string(DOMAIN)} "
         f"AND ({ids}) AND time < {influxql_string(rfc3339(stop))} "
         f"GROUP BY {influxql_identifier('entity_id')}"
@@ -87,8 +89,8 @@ def fingerprint_influxql(entity_ids: Iterable[str], stop: datetime) -> str:
 
 
 def fingerprint_flux(bucket: str, entity_ids: Iterable[str], stop: datetime) -> str:
-    """The same in Flux: three results (count, sum, last) per series; only
-    float and integer values (a string value has no sum)."""
+    """The same in Flux: two results (count, sum) per series; only float
+    and integer values (a string value has no sum)."""
     ids = " or ".join(f"r.entity_id == {flux_string(i)}" for i in entity_ids)
     keep = '["_measurement", "entity_id", "_value"]'
     return (
@@ -101,18 +103,11 @@ def fingerprint_flux(bucket: str, entity_ids: Iterable[str], stop: datetime) -> 
         ' or types.isType(v: r._value, type: "int"))\n\n'
         f'data |> count() |> keep(columns: {keep}) |> yield(name: "count")\n'
         f'data |> sum() |> keep(columns: {keep}) |> yield(name: "sum")\n'
-        "data |> last()\n"
-        '  |> keep(columns: ["_measurement", "entity_id", "_time", "_value"])\n'
-        '  |> yield(name: "last")\n'
     )
 
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _first(pair: tuple[datetime, float | None]) -> datetime:
-    return pair[0]
 
 
 def source_prints(
@@ -132,15 +127,12 @@ def source_prints(
                 for row in series.get("values") or []:
                     record = dict(zip(columns, row, strict=True))
                     prints[(meter_id, series["name"])] = Print(
-                        int(record["count"] or 0),
-                        _number(record["sum"]) or 0.0,
-                        _number(record["last"]),
+                        int(record["count"] or 0), _number(record["sum"]) or 0.0
                     )
             continue
         # 2.x: a series split by further tags gives several tables; add up.
         counts: dict[tuple[str, str], int] = {}
         sums: dict[tuple[str, str], float] = {}
-        lasts: dict[tuple[str, str], tuple[datetime, float | None]] = {}
         rows = flux_csv(target, fingerprint_flux(bucket, group, stop), bucket=bucket)
         for row in rows:
             key = (str(row.get("entity_id") or ""), str(row.get("_measurement") or ""))
@@ -152,12 +144,8 @@ def source_prints(
                 counts[key] = counts.get(key, 0) + int(value or 0)
             elif kind == "sum":
                 sums[key] = sums.get(key, 0.0) + (_number(value) or 0.0)
-            elif kind == "last" and row.get("_time") is not None:
-                candidate = (row["_time"], _number(value))
-                lasts[key] = max(lasts.get(key, candidate), candidate, key=_first)
         for key, count in counts.items():
-            last = lasts.get(key)
-            prints[key] = Print(count, sums.get(key, 0.0), last[1] if last else None)
+            prints[key] = Print(count, sums.get(key, 0.0))
     return prints
 
 
@@ -169,8 +157,7 @@ def landed_prints(
         data_dir,
         TABLE,
         f"""
-        select meter_id, unit, count(*) as n, sum(value) as total,
-            arg_max(value, measured_at) as last
+        select meter_id, unit, count(*) as n, sum(value) as total
         from (
             select * from live
             qualify row_number() over (
@@ -184,7 +171,7 @@ def landed_prints(
         tables={"wanted": pa.table({"meter_id": pa.array(ids, pa.string())})},
     )
     return {
-        (row["meter_id"], row["unit"]): Print(row["n"], row["total"], row["last"])
+        (row["meter_id"], row["unit"]): Print(row["n"], row["total"])
         for row in table.to_pylist()
     }
 
@@ -203,11 +190,7 @@ def same(source: Print | None, landed: Print | None) -> bool:
     if source is None or landed is None:
         return source is landed
     scale = max(abs(source.total), abs(landed.total), 1.0)
-    return (
-        source.count == landed.count
-        and _close(source.total, landed.total, scale)
-        and _close(source.last, landed.last, max(abs(source.last or 0.0), 1.0))
-    )
+    return source.count == landed.count and _close(source.total, landed.total, scale)
 
 
 def compare(

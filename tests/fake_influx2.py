@@ -324,10 +324,7 @@ _FINGERPRINT = re.compile(
     r'data \|> count\(\) \|> keep\(columns: \["_measurement", "entity_id", '
     r'"_value"\]\) \|> yield\(name: "count"\)\n'
     r'data \|> sum\(\) \|> keep\(columns: \["_measurement", "entity_id", '
-    r'"_value"\]\) \|> yield\(name: "sum"\)\n'
-    r"data \|> last\(\)\n"
-    r'  \|> keep\(columns: \["_measurement", "entity_id", "_time", "_value"\]\)\n'
-    r'  \|> yield\(name: "last"\)\n$'
+    r'"_value"\]\) \|> yield\(name: "sum"\)\n$'
 )
 _ID = re.compile(r'r\.entity_id == "((?:[^"\\]|\\.)*)"')
 
@@ -399,18 +396,9 @@ class FluxStore:
                 values = [value for _, value in points]
                 total = len(values) if name == "count" else sum(values)
                 tables.append((columns, group, [(m, e, total)]))
-        last_columns = [
-            ("_measurement", "string"),
-            ("entity_id", "string"),
-            ("_time", "dateTime:RFC3339"),
-            ("_value", "double"),
-        ]
-        for (m, e), points in series.items():
-            at, value = points[-1]
-            tables.append((last_columns, group, [(m, e, at, value)]))
         text = annotated_csv(tables)
-        # the yield names: count tables, then sum, then last
-        names = ["count"] * len(series) + ["sum"] * len(series) + ["last"] * len(series)
+        # the yield names: count tables, then sum tables
+        names = ["count"] * len(series) + ["sum"] * len(series)
         return _with_result_names(text, names)
 
 

@@ -400,9 +400,6 @@ data |> count() |> keep(columns: ["_measurement", "entity_id", "_value"]) \
 |> yield(name: "count")
 data |> sum() |> keep(columns: ["_measurement", "entity_id", "_value"]) \
 |> yield(name: "sum")
-data |> last()
-  |> keep(columns: ["_measurement", "entity_id", "_time", "_value"])
-  |> yield(name: "last")
 """
 
 
