@@ -103,10 +103,10 @@ def main() -> None:
             )
         server = start_influxd(root / "influxd")
         try:
-            shards = f" WITH SHARD DURATION {args.shard_duration}"
-            server.query(
-                f'CREATE DATABASE "{DB}"' + (shards if args.shard_duration else "")
-            )
+            create = f'CREATE DATABASE "{DB}"'
+            if args.shard_duration:
+                create += f" WITH SHARD DURATION {args.shard_duration}"
+            server.query(create)
             began = time.perf_counter()
             write(server, lines)
             print(
