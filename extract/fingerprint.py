@@ -268,14 +268,20 @@ def vanished(
         """,
         tables={"scope": scope, "returned": rows.select(["meter_id", "measured_at"])},
     )
-    kept = landing.query(
-        data_dir,
-        TABLE,
-        "select distinct meter_id from live where meter_id in "
-        "(select meter_id from empty_meters)",
-        tables={"empty_meters": pa.table({"meter_id": pa.array(empty, pa.string())})},
+    kept = (
+        landing.query(
+            data_dir,
+            TABLE,
+            "select distinct meter_id from live where meter_id in "
+            "(select meter_id from empty_meters)",
+            tables={"empty_meters": pa.table({"meter_id": pa.array(empty)})},
+        )
+        .column("meter_id")
+        .to_pylist()
+        if empty
+        else []
     )
-    for meter_id in sorted(kept.column("meter_id").to_pylist()):
+    for meter_id in sorted(kept):
         log.warning(
             "event=meter_gone_from_influxdb meter_id=%r action=landed_readings_kept",
             meter_id,
