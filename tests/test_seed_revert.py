@@ -1,8 +1,10 @@
 """A failed build never leaves state a later good configuration trips over.
 
-In demo mode, on a copy of the project: after a good build, a seed gets a
-typo, the run fails in dbt naming the row; the owner reverts the seed; the
-next run, with no flag, builds and passes, and so does the run after it.
+In demo mode, on a copy of the project (same files, so the demo build's
+record describes it: a good build): a seed gets a typo, the run fails in dbt
+naming the row; the owner reverts the seed; the next run, with no flag,
+builds and passes. Three typos in turn; then a run with nothing changed is
+incremental again.
 """
 
 from __future__ import annotations
@@ -77,8 +79,6 @@ def test_reverting_a_bad_seed_recovers_without_a_flag(
     seeds = project / "seeds"
     good = tmp_path / "good-seeds"
     shutil.copytree(seeds, good)
-    first = run_in(project, demo_data_dir)
-    assert first.returncode == 0, first.stdout + first.stderr
 
     for name, (seed, change, named) in TYPOS.items():
         edit(seeds / seed, change)
