@@ -157,7 +157,7 @@ def main() -> None:
                 line(
                     fixed["unit"],
                     fixed["meter_id"],
-                    fixed["value"] + 0.001,
+                    fixed["value"] + 10.0,  # a slipped digit
                     (fixed["measured_at"] - epoch) // _US,
                 ),
                 precision="u",
