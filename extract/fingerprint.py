@@ -160,12 +160,12 @@ def landed_prints(
         select meter_id, unit, count(*) as n, sum(value) as total
         from (
             select * from live
+            where measured_at < '{stop.isoformat()}'::timestamptz
+                and meter_id in (select meter_id from wanted)
             qualify row_number() over (
                 partition by meter_id, measured_at order by extracted_at desc
             ) = 1
         ) as current
-        where measured_at < '{stop.isoformat()}'::timestamptz
-            and meter_id in (select meter_id from wanted)
         group by meter_id, unit
         """,
         tables={"wanted": pa.table({"meter_id": pa.array(ids, pa.string())})},
@@ -253,17 +253,15 @@ def vanished(
         data_dir,
         TABLE,
         """
-        select c.meter_id, c.measured_at
-        from (
-            select meter_id, measured_at from live
-            group by meter_id, measured_at
-        ) as c
-        inner join scope as s on s.meter_id = c.meter_id
-        where (s.start_at is null or c.measured_at >= s.start_at)
-            and not exists (
-                select 1 from returned as r
-                where r.meter_id = c.meter_id and r.measured_at = c.measured_at
-            )
+        select distinct c.meter_id, c.measured_at
+        from live as c
+        inner join scope as s
+            on s.meter_id = c.meter_id
+            and (s.start_at is null or c.measured_at >= s.start_at)
+        where not exists (
+            select 1 from returned as r
+            where r.meter_id = c.meter_id and r.measured_at = c.measured_at
+        )
         order by c.meter_id, c.measured_at
         """,
         tables={"scope": scope, "returned": rows.select(["meter_id", "measured_at"])},
