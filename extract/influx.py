@@ -10,6 +10,15 @@ meters already landed are read from watermark - overlap, meters never landed
 from the beginning. Only new or changed rows become a new landing file. All
 reading from InfluxDB happens before anything is written, so a failing server
 leaves the landing zone untouched.
+
+Reconciliation (extract/fingerprint.py): before that window, each landed
+meter's readings are compared with InfluxDB's by a per-meter fingerprint
+(count, sum and last value per measurement); a meter whose fingerprint
+differs (a reading deleted or corrected at any age) is read again in full.
+A landed reading that a read covering its instant no longer returns gets a
+tombstone (landing table readings_deleted). A meter without any reading left
+in InfluxDB keeps its landed readings (a wrong bucket or a retention policy
+must not wipe the history) and the run says so.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from extract import landing
+from extract import fingerprint, landing
 from pipeline.influxdb import (
     InfluxTarget,
     flux_csv,
@@ -42,7 +51,7 @@ KEY = ["meter_id", "measured_at"]
 ISSUES = "reading_issues"
 ISSUE_KEY = ["meter_id", "measured_at", "issue", "unit", "value"]
 VALUES = ["value", "unit"]
-DOMAIN = "input_number"
+DOMAIN = fingerprint.DOMAIN
 IDS_PER_QUERY = 200
 UTC_US = pa.timestamp("us", tz="UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -66,6 +75,10 @@ class ReadingsExtract:
     watermark: datetime | None  # landing's latest measured_at before the run
     unparseable_values: int = 0  # points whose value is not a number (skipped)
     duplicate_instants: int = 0  # extra values at one (meter, instant), dropped
+    fingerprinted_meters: int = 0  # landed meters compared with InfluxDB
+    fingerprinted_points: int = 0  # points InfluxDB counted for that
+    reread_meters: list[str] = field(default_factory=list)  # read in full again
+    rows_deleted: int = 0  # tombstones written (readings gone from InfluxDB)
 
 
 @dataclass
@@ -106,6 +119,15 @@ class _Points:
         self.units.append(pa.repeat(pa.scalar(unit, pa.string()), len(values)))
         self.times_us.append(times)
         self.values.append(values)
+
+    def extend(self, other: _Points) -> None:
+        self.meter_ids += other.meter_ids
+        self.times_us += other.times_us
+        self.values += other.values
+        self.units += other.units
+        self.count += other.count
+        self.unparseable += other.unparseable
+        self.unparseable_values += other.unparseable_values
 
     def table(self) -> pa.Table:
         def column(chunks: list[pa.Array], kind: pa.DataType) -> pa.ChunkedArray:
@@ -279,15 +301,17 @@ def _entities_v2(target: InfluxTarget, bucket: str) -> set[str]:
 
 
 def landed_watermarks(data_dir: Path) -> dict[str, datetime]:
-    """Per meter, the latest measured_at in any landing file (reads only:
-    an empty or missing landing zone gives {} and is not created here)."""
+    """Per meter, the latest measured_at of its current landed readings
+    (tombstoned ones left out; reads only: an empty or missing landing zone
+    gives {} and is not created here)."""
     folder = landing.table_dir(data_dir, TABLE)
     if not folder.is_dir() or not any(folder.glob("*.parquet")):
         return {}
     latest = landing.query(
         data_dir,
         TABLE,
-        "select meter_id, max(measured_at) as measured_at from landed "
+        f"select meter_id, max(measured_at) as measured_at "
+        f"from ({landing.live_sql(TABLE)}) as current "
         "where measured_at is not null group by meter_id",
     )
     rows = zip(
@@ -408,16 +432,16 @@ def extract_readings(
         rfc3339(start) if start else "beginning",
         full_refresh,
     )
-    points = read(target, bucket, fresh, None) if fresh else _Points()
-    if known:
-        incremental = read(target, bucket, known, start)
-        points.meter_ids += incremental.meter_ids
-        points.times_us += incremental.times_us
-        points.values += incremental.values
-        points.units += incremental.units
-        points.count += incremental.count
-        points.unparseable += incremental.unparseable
-        points.unparseable_values += incremental.unparseable_values
+    differing: list[str] = []
+    checked = fingerprint.Comparison()
+    if known and start is not None:
+        checked = fingerprint.compare(target, bucket, data_dir, known, start)
+        differing = checked.differing
+    whole = sorted({*fresh, *differing})
+    since_start = [m for m in known if m not in set(differing)]
+    points = read(target, bucket, whole, None) if whole else _Points()
+    if since_start:
+        points.extend(read(target, bucket, since_start, start))
     present = entities(target, bucket)
 
     unknown = sorted(present - set(meter_units))
@@ -440,16 +464,28 @@ def extract_readings(
         ISSUES,
         landing.new_or_changed(data_dir, ISSUES, ISSUE_KEY, ["issue"], issues),
     )
+    gone = fingerprint.vanished(
+        data_dir,
+        rows,
+        {m: None for m in whole} | {m: start for m in since_start},
+        checked.present,
+        extracted_at,
+    )
     path = landing.append(data_dir, TABLE, changed)
+    landing.append(data_dir, landing.DELETIONS[TABLE][0], gone)
     log.info(
         "event=influx_extracted points=%d rows_written=%d file=%s unparseable=%d "
-        "duplicates=%d unknown_entities=%d",
+        "duplicates=%d unknown_entities=%d fingerprinted_meters=%d "
+        "reread_meters=%d rows_deleted=%d",
         points.count,
         changed.num_rows,
         path.name if path else "none",
         points.unparseable,
         duplicates,
         len(unknown),
+        len(known) if start is not None else 0,
+        len(differing),
+        gone.num_rows,
     )
     return ReadingsExtract(
         points_read=points.count,
@@ -458,4 +494,8 @@ def extract_readings(
         watermark=watermark,
         unparseable_values=points.unparseable,
         duplicate_instants=duplicates,
+        fingerprinted_meters=len(known) if start is not None else 0,
+        fingerprinted_points=checked.points,
+        reread_meters=differing,
+        rows_deleted=gone.num_rows,
     )

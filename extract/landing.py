@@ -5,6 +5,10 @@ something new. A file is written under a temporary name, flushed to disk and
 renamed, so a run killed at any moment leaves the folder as before or after it.
 Several rows for one key may exist across files: the row with the latest
 `extracted_at` wins (the staging models apply that rule).
+A key that vanished at the source gets a tombstone, a row of the table's
+`_deleted` companion (key and `extracted_at`): it removes every row of that key
+extracted before it, and a later extraction of the key wins again. So the
+landing zone stays append-only and "latest extraction wins" still holds.
 Every folder holds a schema-only file, so readers never face an empty glob.
 """
 
@@ -62,6 +66,17 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+# Tombstones: the key of a row that vanished at the source, and when that was
+# seen. Table -> (its tombstone table, its key).
+DELETIONS: dict[str, tuple[str, list[str]]] = {
+    "readings": ("readings_deleted", ["meter_id", "measured_at"]),
+    "tibber_hours": ("tibber_hours_deleted", ["home_id", "hour_start_at"]),
+}
+for _table, (_deleted, _key) in DELETIONS.items():
+    SCHEMAS[_deleted] = pa.schema(
+        [SCHEMAS[_table].field(name) for name in _key]
+        + [pa.field("extracted_at", UTC_US)]
+    )
 SCHEMA_FILE = "00000000-schema.parquet"
 RUN_CONTEXT = pa.schema([("as_of_at", UTC_US)])
 
@@ -130,7 +145,8 @@ def append(data_dir: Path, table: str, data: pa.Table) -> Path | None:
 
 
 def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
-    """The table as the models see it: per key, the latest extraction."""
+    """The table as the models see it: per key, the latest extraction, unless
+    a later tombstone removed the key."""
     ensure(data_dir)
     names = ", ".join(SCHEMAS[table].names)
     keys = ", ".join(key)
@@ -139,7 +155,7 @@ def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
         table,
         f"""
         select {names}
-        from landed
+        from {"live" if table in DELETIONS else "landed"}
         qualify row_number() over (
             partition by {keys} order by extracted_at desc
         ) = 1
@@ -147,9 +163,26 @@ def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
     )
 
 
-def query(data_dir: Path, table: str, sql: str) -> pa.Table:
-    """Run `sql` over every file of `table`, named `landed` in it; a damaged
-    file gives one line that says what to do."""
+def live_sql(table: str, landed: str = "landed", deleted: str = "deleted") -> str:
+    """The rows of `landed` no later tombstone in `deleted` removed."""
+    _, key = DELETIONS[table]
+    same = " and ".join(f"d.{k} = l.{k}" for k in key)
+    return f"""
+        select l.* from {landed} as l
+        where not exists (
+            select 1 from {deleted} as d
+            where {same} and d.extracted_at > l.extracted_at
+        )
+    """
+
+
+def query(
+    data_dir: Path, table: str, sql: str, tables: dict[str, pa.Table] | None = None
+) -> pa.Table:
+    """Run `sql` over every file of `table`, named `landed` in it (and, for
+    a table with tombstones, `deleted`: its tombstones, and `live`: its rows
+    no tombstone removed); a damaged file gives one line that says what to
+    do. `tables`: Arrow tables the SQL may name too."""
     try:
         with duckdb.connect() as connection:
             connection.execute("set TimeZone = 'UTC'")
@@ -157,6 +190,19 @@ def query(data_dir: Path, table: str, sql: str) -> pa.Table:
             connection.execute(
                 f"create temp view landed as select * from read_parquet('{pattern}')"
             )
+            if table in DELETIONS:
+                deleted = DELETIONS[table][0]
+                if (table_dir(data_dir, deleted) / SCHEMA_FILE).exists():
+                    pattern = glob(data_dir, deleted).replace("'", "''")
+                    source = f"read_parquet('{pattern}')"
+                else:  # a landing zone from before tombstones existed
+                    source = "(select * from landed where false)"
+                connection.execute(
+                    f"create temp view deleted as select * from {source}"
+                )
+                connection.execute(f"create temp view live as {live_sql(table)}")
+            for name, data in (tables or {}).items():
+                connection.register(name, data)
             return connection.execute(sql).to_arrow_table()
     except duckdb.Error as error:
         raise LandingError(

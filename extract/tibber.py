@@ -5,7 +5,8 @@ pages of at most 744 hours are read backwards (`last`/`before`) from the
 newest hour: on the first run until Tibber has no earlier page, later until
 the page reaches back to the last stored hour and at least 30 days, because
 Tibber revises hours. Only new or changed hours are written, as one new
-landing file, after every page of every home was read: a failed run leaves
+landing file (and a landed hour the re-read no longer holds gets a
+tombstone), after every page of every home was read: a failed run leaves
 the landing zone as it was.
 """
 
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -91,6 +93,7 @@ class HoursExtract:
     requests: int = 0
     hours_read: int = 0
     rows_written: int = 0
+    rows_deleted: int = 0  # tombstones: landed hours Tibber no longer reports
     homes: list[str] = field(default_factory=list)
     skipped_reason: str | None = None
 
@@ -128,14 +131,19 @@ def extract_hours(
         return result
     table = pa.Table.from_pylist(list(rows.values()), schema=landing.SCHEMAS[TABLE])
     changed = landing.new_or_changed(settings.data_dir, TABLE, KEY, VALUES, table)
+    gone = vanished_hours(settings.data_dir, table, extracted_at)
     landing.append(settings.data_dir, TABLE, changed)
+    landing.append(settings.data_dir, landing.DELETIONS[TABLE][0], gone)
     result.rows_written = changed.num_rows
+    result.rows_deleted = gone.num_rows
     log.info(
-        "event=tibber_extracted homes=%d requests=%d hours_read=%d rows_written=%d",
+        "event=tibber_extracted homes=%d requests=%d hours_read=%d rows_written=%d "
+        "rows_deleted=%d",
         len(result.homes),
         result.requests,
         result.hours_read,
         result.rows_written,
+        result.rows_deleted,
     )
     return result
 
@@ -160,6 +168,45 @@ def check_access(settings: Settings, policy: TibberPolicy | None = None) -> list
             f"(it has {', '.join(ids) or 'none'}): check TIBBER_HOME_ID"
         )
     return ids
+
+
+def vanished_hours(data_dir: Path, read: pa.Table, extracted_at: datetime) -> pa.Table:
+    """Tombstones for the landed hours of a home, from the earliest hour this
+    run read of it on, that Tibber no longer reports (a home read without
+    any hour is left alone)."""
+    gone = landing.query(
+        data_dir,
+        TABLE,
+        """
+        with reread as (
+            select home_id, min(hour_start_at) as first_at
+            from read group by home_id
+        )
+        select distinct live.home_id, live.hour_start_at
+        from live
+        inner join reread on reread.home_id = live.home_id
+        where live.hour_start_at >= reread.first_at
+            and not exists (
+                select 1 from read
+                where read.home_id = live.home_id
+                    and read.hour_start_at = live.hour_start_at
+            )
+        order by 1, 2
+        """,
+        tables={"read": read.select(KEY)},
+    )
+    if gone.num_rows:
+        log.info("event=tibber_hours_deleted rows=%d", gone.num_rows)
+    return pa.table(
+        {
+            "home_id": gone.column("home_id"),
+            "hour_start_at": gone.column("hour_start_at").cast(landing.UTC_US),
+            "extracted_at": pa.repeat(
+                pa.scalar(extracted_at, landing.UTC_US), gone.num_rows
+            ),
+        },
+        schema=landing.SCHEMAS[landing.DELETIONS[TABLE][0]],
+    )
 
 
 def _last_stored_hours(settings: Settings) -> dict[str, datetime]:

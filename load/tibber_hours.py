@@ -13,7 +13,9 @@ What was written is remembered in DATA_DIR/state/tibber_hours_published.parquet
 (target, entity_id, hour, field values), rewritten atomically after each batch
 InfluxDB confirmed; a run writes only new or changed hours, so a rerun writes
 nothing. A field that became null is not removed from InfluxDB (the field of
-an already written point stays); the landing zone never loses an hour.
+an already written point stays). An hour that left the landing zone (Tibber
+no longer reports it: a tombstone) is deleted from InfluxDB, one delete per
+run of consecutive such hours, and forgotten.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from extract import landing
@@ -161,6 +165,81 @@ def _remember(
         )
 
 
+def _vanished_runs(
+    hours: pa.Table, state: pa.Table, home_id: str, target: str, entity_id: str
+) -> list[tuple[int, int]]:
+    """Runs [first, last] of published hours (time_s) no longer landed, with
+    no published hour that stays between them."""
+    with duckdb.connect() as connection:
+        connection.register("landing_hours", hours)
+        connection.register("state", state)
+        rows = connection.execute(
+            """
+            with published as (
+                select time_s, not exists (
+                    select 1 from landing_hours as h
+                    where h.home_id = ?
+                        and (epoch_ms(h.hour_start_at) // 1000)::bigint = s.time_s
+                ) as is_gone
+                from state as s
+                where s.target = ? and s.entity_id = ?
+            ),
+            numbered as (
+                select time_s, is_gone,
+                    row_number() over (order by time_s)
+                    - row_number() over (partition by is_gone order by time_s)
+                        as run_id
+                from published
+            )
+            select min(time_s), max(time_s) from numbered
+            where is_gone group by run_id order by 1
+            """,
+            [home_id, target, entity_id],
+        ).fetchall()
+    return [(first, last) for first, last in rows]
+
+
+def _delete_vanished(
+    target: influxdb.InfluxTarget,
+    bucket: str,
+    hours: pa.Table,
+    state: pa.Table,
+    home_id: str,
+    target_key: str,
+    tags: dict[str, str],
+    path: Path,
+) -> pa.Table:
+    """Delete the published hours that left the landing zone; the state
+    forgets each run once InfluxDB confirmed its delete."""
+    runs = _vanished_runs(hours, state, home_id, target_key, tags["entity_id"])
+    for first, last in runs:
+        influxdb.delete_points(
+            target,
+            bucket,
+            MEASUREMENT,
+            tags,
+            datetime.fromtimestamp(first, UTC),
+            datetime.fromtimestamp(last + 1, UTC),
+        )
+        keep = pc.invert(
+            pc.and_(
+                pc.and_(
+                    pc.equal(state["target"], target_key),
+                    pc.equal(state["entity_id"], tags["entity_id"]),
+                ),
+                pc.and_(
+                    pc.greater_equal(state["time_s"], first),
+                    pc.less_equal(state["time_s"], last),
+                ),
+            )
+        )
+        state = state.filter(keep)
+        _write_state(path, state)
+    if runs:
+        log.info("event=load.tibber_hours_deleted runs=%d", len(runs))
+    return state
+
+
 def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     """Write new or changed Tibber hours; returns the number of points written."""
     source.check_publishable(None, settings)
@@ -177,8 +256,11 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
         return 0
     path = state_path(settings.data_dir)
     state = _read_state(path)
-    rows = _changed_hours(hours, state, home_id, target_key, entity_id)
     tags = {"entity_id": entity_id, "domain": DOMAIN}
+    state = _delete_vanished(
+        target, bucket, hours, state, home_id, target_key, tags, path
+    )
+    rows = _changed_hours(hours, state, home_id, target_key, entity_id)
     written = 0
     for first in range(0, len(rows), batch_size):
         batch = rows[first : first + batch_size]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 import textwrap
 from pathlib import Path
 
-from pipeline import logs
-from pipeline.errors import PipelineError
+from pipeline import logs, privacy
+from pipeline.errors import DISK_FULL, PipelineError
 from pipeline.settings import load_settings
 
 SETTINGS_HELP = """\
@@ -107,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
 
     stage = "settings"
     root = Path.cwd()  # settings come from the environment, .env, secrets/
+    secrets: list[str] = []
     try:
         settings = load_settings(root)
-        logs.setup(settings.data_dir, settings.secrets())
+        secrets = settings.secrets()
+        privacy.secure(settings.data_dir, settings.data_dir_group)
+        logs.setup(settings.data_dir, secrets)
         if args.command == "run":
             from pipeline.run import render, run
 
@@ -134,23 +138,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except PipelineError as error:
         _clear_progress()
-        print(f"error [{error.stage}]: {error}", file=sys.stderr)
-        logs.event("failed", stage=error.stage, message=str(error))
+        message = logs.mask(str(error), secrets)
+        print(f"error [{error.stage}]: {message}", file=sys.stderr)
+        logs.event("failed", stage=error.stage, message=message)
         return 1
     except KeyboardInterrupt:
         _clear_progress()
         print(f"error [{stage}]: interrupted; the next run completes the work")
         return 130
-    except Exception as error:  # the product's answer is never a traceback
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            return unexpected(stage, error, secrets)
         _clear_progress()
-        logging.getLogger("pipeline").info("unexpected failure", exc_info=True)
-        print(
-            f"error [{stage}]: unexpected {type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''} "
-            "(traceback in DATA_DIR/logs/pipeline.jsonl)",
-            file=sys.stderr,
-        )
-        return 2
+        logging.getLogger("pipeline").info("disk full", exc_info=True)
+        print(f"error [{stage}]: {DISK_FULL}", file=sys.stderr)
+        return 1
+    except Exception as error:  # the product's answer is never a traceback
+        return unexpected(stage, error, secrets)
+
+
+def unexpected(stage: str, error: BaseException, secrets: list[str]) -> int:
+    """One masked line on stderr; the masked traceback in the JSON log."""
+    _clear_progress()
+    logging.getLogger("pipeline").info("unexpected failure", exc_info=error)
+    text = logs.mask(str(error), secrets)
+    print(
+        f"error [{stage}]: unexpected {type(error).__name__}: "
+        f"{text.splitlines()[0] if text else ''} "
+        "(traceback in DATA_DIR/logs/pipeline.jsonl)",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _clear_progress() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import rebuild
-from pipeline.errors import DbtError
+from pipeline.errors import DISK_FULL, DbtError, is_disk_full
 from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,12 +147,16 @@ def build(
     test` runs and a production run skips), incremental when the previous
     build allows (pipeline.rebuild); raises DbtError on any failure."""
     plan = rebuild.plan(settings, project, as_of, full_refresh=full_refresh)
+    if plan.full_refresh:
+        rebuild.mark_unfinished(settings)
     args = ["build", "--quiet", *plan.dbt_args]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     callbacks = [progress] if progress is not None else None
     result = invoke(settings, as_of, args, project, callbacks=callbacks)
     if result.exception is not None:
+        if is_disk_full(str(result.exception)):
+            raise DbtError(f"{DISK_FULL}; nothing was published") from None
         raise DbtError(
             f"dbt could not run: {str(result.exception).splitlines()[0]}"
         ) from None
@@ -191,6 +195,8 @@ def build(
         if str(node_result.node.resource_type) == "model"
     ):
         rebuild.record(settings, plan)
+    if any(is_disk_full(failure) for failure in outcome.failures):
+        raise DbtError(f"{DISK_FULL}; nothing was published")
     if outcome.failures or not result.success:
         first = outcome.failures[0] if outcome.failures else "see the dbt log"
         raise DbtError(

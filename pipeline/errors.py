@@ -32,3 +32,14 @@ class DbtError(PipelineError):
 
 class LockedError(PipelineError):
     stage = "lock"
+
+
+DISK_FULL = (
+    "the disk is full (No space left on device): free space on the disk "
+    "holding DATA_DIR and run again; the next run completes the work"
+)
+
+
+def is_disk_full(text: str) -> bool:
+    """An error message (ours, DuckDB's, dbt's) that says the disk is full."""
+    return "no space left on device" in text.lower()

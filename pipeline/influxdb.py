@@ -659,7 +659,20 @@ def delete(
 ) -> None:
     """Delete the points of one series in [start, stop): tag meter_id, or
     the given `tags` (e.g. flat_id and cost_item)."""
-    tags = tags or {"meter_id": meter_id}
+    delete_points(
+        target, bucket, measurement, tags or {"meter_id": meter_id}, start, stop
+    )
+
+
+def delete_points(
+    target: InfluxTarget,
+    bucket: str,
+    measurement: str,
+    tags: dict[str, str],
+    start: datetime,
+    stop: datetime,
+) -> None:
+    """Delete the points of one series (these tag values) in [start, stop)."""
     if target.api_version == 1:
         where = " AND ".join(
             f"{influxql_identifier(key)} = {influxql_string(value)}"
@@ -674,16 +687,11 @@ def delete(
         influxql(target, bucket, statement)
         return
     # 2.x deletes [start, stop] (stop inclusive): stop 1 ns earlier.
-    _delete_v2(
-        target,
-        bucket,
-        rfc3339(start),
-        _one_ns_before(stop),
-        f"_measurement={_predicate_string(measurement)}"
-        + "".join(
-            f" AND {key}={_predicate_string(value)}" for key, value in tags.items()
-        ),
+    predicate = " AND ".join(
+        [f"_measurement={_predicate_string(measurement)}"]
+        + [f"{key}={_predicate_string(value)}" for key, value in tags.items()]
     )
+    _delete_v2(target, bucket, rfc3339(start), _one_ns_before(stop), predicate)
 
 
 def _delete_v2(

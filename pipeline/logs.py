@@ -12,16 +12,43 @@ from pathlib import Path
 log = logging.getLogger("pipeline")
 
 
+def secret_forms(secrets: list[str]) -> list[str]:
+    """What a secret may look like in a message: itself, escaped as Python's
+    repr or JSON would show it (a pasted line break becomes \\n), and each of
+    its lines; longest first, so a part never leaves the rest of a whole."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        forms.update({secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]})
+        forms.update(
+            part.strip()
+            for part in secret.splitlines()
+            if len(part.strip()) >= MIN_PART
+        )
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+MIN_PART = 4  # shorter pieces of a multi-line secret are not masked alone
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    """`text` with every form of every secret replaced by ***."""
+    for form in secret_forms(secrets):
+        text = text.replace(form, "***")
+    return text
+
+
 class _Masking(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        record.msg, record.args = message, None
+        record.msg, record.args = mask(record.getMessage(), self.secrets), None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = mask(text, self.secrets)
         return True
 
 
@@ -41,6 +68,8 @@ class _Json(logging.Formatter):
             "message": record.getMessage(),
         }
         event.update(getattr(record, "fields", {}))
+        if record.exc_text:  # masked by the filter
+            event["traceback"] = record.exc_text
         return json.dumps(event, default=str)
 
 
@@ -49,6 +78,10 @@ def setup(data_dir: Path, secrets: list[str], *, verbose: bool = False) -> Path:
     folder = data_dir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.jsonl"
+    # A log line that cannot be written (a full disk) is dropped quietly, in
+    # this log and dbt's, instead of a traceback on stderr per line: the
+    # console still says what failed, in one line.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -16,7 +16,8 @@ project and nothing it saw went away. It then recomputes
 It writes that scope to two warehouse tables (`rebuild_window`,
 `rebuild_meters`) which the incremental models read (macros/rebuild.sql).
 Anything else (first build, changed models, seeds or settings, as_of moved
-back, a landing file removed, --full-refresh) rebuilds everything.
+back, a landing file removed, --full-refresh, a full build that did not
+finish) rebuilds everything.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ create table if not exists main.build_state (
 )
 """
 FINGERPRINTED = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
+# The fingerprint a full build records before it starts: a full build that
+# does not finish (failed seed, failed model, killed) leaves it, and the next
+# build is full again, whatever the project then looks like (seeds reloaded).
+UNFINISHED = "unfinished full build"
 
 
 @dataclass
@@ -154,6 +159,8 @@ def plan(
         current.reason = "--full-refresh"
     elif previous is None:
         pass
+    elif previous.fingerprint == UNFINISHED:
+        current.reason = "the previous full build did not finish"
     elif previous.fingerprint != current.fingerprint:
         current.reason = "the models, seeds or settings changed"
     elif as_of < previous.as_of:
@@ -202,18 +209,24 @@ def latest_extraction(settings: Settings) -> datetime | None:
 def first_changed_hour(
     settings: Settings, previous: BuildState, as_of: datetime
 ) -> datetime | None:
-    """The earliest Tibber hour landed since the previous build, or ending
-    between its as_of and this one (landed earlier, visible only now)."""
+    """The earliest Tibber hour landed or deleted (tombstone) since the
+    previous build, or ending between its as_of and this one (landed earlier,
+    visible only now)."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     return (
         landing.query(
             settings.data_dir,
             "tibber_hours",
             f"""
-            select min(hour_start_at) from landed
-            where extracted_at > '{since.isoformat()}'::timestamptz
-               or (hour_end_at > '{previous.as_of.isoformat()}'::timestamptz
-                   and hour_end_at <= '{as_of.isoformat()}'::timestamptz)
+            select min(hour_start_at) from (
+                select hour_start_at from landed
+                where extracted_at > '{since.isoformat()}'::timestamptz
+                   or (hour_end_at > '{previous.as_of.isoformat()}'::timestamptz
+                       and hour_end_at <= '{as_of.isoformat()}'::timestamptz)
+                union all
+                select hour_start_at from deleted
+                where extracted_at > '{since.isoformat()}'::timestamptz
+            ) as changes
             """,
         )
         .column(0)[0]
@@ -235,7 +248,8 @@ def rebuilt_meters(
     segment ending at t starts at the kept reading before it, and cleaning
     may now exclude or keep the two readings before t), unless t lies in
     the first year of its readings (the rate before the first reading
-    changes) or nothing precedes it. Master and virtual meters change from
+    changes) or nothing precedes it. A tombstone (a reading deleted at the
+    source) is a change at its instant. Master and virtual meters change from
     the earliest change of the meters they are built on."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
     changed_at: dict[str, datetime] = {
@@ -244,10 +258,15 @@ def rebuilt_meters(
             settings.data_dir,
             "readings",
             f"""
-            select meter_id, min(measured_at) as changed_at from landed
-            where extracted_at > '{since.isoformat()}'::timestamptz
-               or (measured_at > '{previous.as_of.isoformat()}'::timestamptz
-                   and measured_at <= '{as_of.isoformat()}'::timestamptz)
+            select meter_id, min(measured_at) as changed_at from (
+                select meter_id, measured_at from landed
+                where extracted_at > '{since.isoformat()}'::timestamptz
+                   or (measured_at > '{previous.as_of.isoformat()}'::timestamptz
+                       and measured_at <= '{as_of.isoformat()}'::timestamptz)
+                union all
+                select meter_id, measured_at from deleted
+                where extracted_at > '{since.isoformat()}'::timestamptz
+            ) as changes
             group by meter_id
             """,
         ).to_pylist()
@@ -389,6 +408,15 @@ def write_scope(
             "? as day_start_at, ? as month_start_at, ? as cost_day_start_at",
             [window_day, window_month, cost_day],
         )
+
+
+def mark_unfinished(settings: Settings) -> None:
+    """Before a full build: until it records its own state, the warehouse
+    says a full build is due (the seeds it holds may be half replaced)."""
+    if read_state(settings) is None:
+        return
+    with duckdb.connect(str(settings.warehouse)) as db:
+        db.execute("update main.build_state set fingerprint = ?", [UNFINISHED])
 
 
 def record(settings: Settings, current: BuildPlan) -> None:

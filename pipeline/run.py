@@ -12,6 +12,7 @@ at the end of a run that published them (pipeline/reported.py).
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import os
 import re
@@ -30,7 +31,7 @@ from extract import landing
 from pipeline import alerts, findings, logs, reported, source
 from pipeline.console import Console, DbtProgress, number, plural
 from pipeline.dbt import DbtOutcome, build
-from pipeline.errors import LockedError, PipelineError
+from pipeline.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
 from pipeline.findings import Findings
 from pipeline.settings import Settings
 
@@ -169,6 +170,8 @@ def run(
             f"as_of={as_of.isoformat()} data_dir={settings.data_dir} "
             f"source: {origin.describe()}"
         )
+        for path in remove_leftovers(settings.data_dir):
+            logs.event("leftover_removed", path=path)
         if not settings.demo_mode:
             with stage(summary, "preflight"):
                 settings = preflight_checks(settings)
@@ -245,6 +248,8 @@ def describe_extract(summary: RunSummary) -> str:
         f"InfluxDB: {plural(got.get('influx_points', 0), 'point')} read, "
         f"{number(got.get('influx_rows_written', 0))} new or changed"
     )
+    if got.get("influx_rows_deleted"):
+        text += f", {number(got['influx_rows_deleted'])} gone from InfluxDB"
     if "tibber_hours" in got and not any(
         "Tibber step skipped" in n for n in summary.notes
     ):
@@ -252,6 +257,8 @@ def describe_extract(summary: RunSummary) -> str:
             f"; Tibber: {plural(got['tibber_hours'], 'hour')} read, "
             f"{number(got.get('tibber_rows_written', 0))} new or changed"
         )
+        if got.get("tibber_rows_deleted"):
+            text += f", {number(got['tibber_rows_deleted'])} gone"
     else:
         text += "; Tibber skipped (TIBBER_API_TOKEN is not set)"
     return text
@@ -299,6 +306,14 @@ def extract(
     summary.extracted["influx_points"] = readings.points_read
     summary.extracted["influx_rows_written"] = readings.rows_written
     summary.unknown_entities = readings.unknown_entities
+    summary.extracted["influx_rows_deleted"] = readings.rows_deleted
+    logs.event(
+        "influx_reconciled",
+        fingerprinted_meters=readings.fingerprinted_meters,
+        fingerprinted_points=readings.fingerprinted_points,
+        reread_meters=len(readings.reread_meters),
+        rows_deleted=readings.rows_deleted,
+    )
     if readings.unknown_entities:
         say(
             "InfluxDB: input_number entities not in seeds/meters.csv: "
@@ -310,6 +325,7 @@ def extract(
         summary.notes.append(hours.skipped_reason)
     summary.extracted["tibber_hours"] = hours.hours_read
     summary.extracted["tibber_rows_written"] = hours.rows_written
+    summary.extracted["tibber_rows_deleted"] = hours.rows_deleted
 
 
 def check_warehouse_free(settings: Settings) -> None:
@@ -335,13 +351,40 @@ def check_warehouse_free(settings: Settings) -> None:
 def take_snapshot(settings: Settings) -> None:
     """Checkpoint the warehouse and copy it atomically for `make shell`."""
     source = settings.warehouse
-    with duckdb.connect(str(source)) as connection:
-        connection.execute("checkpoint")
+    try:
+        with duckdb.connect(str(source)) as connection:
+            connection.execute("checkpoint")
+    except duckdb.Error as error:
+        if is_disk_full(str(error)):
+            raise PipelineError(f"{DISK_FULL}; nothing was published") from None
+        raise
     target = snapshot_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise PipelineError(f"{DISK_FULL}; nothing was published") from None
+        raise PipelineError(
+            f"cannot copy the warehouse to {target}: {error.strerror}: check "
+            "DATA_DIR's permissions and free space; nothing was published"
+        ) from None
+
+
+def remove_leftovers(data_dir: Path) -> list[Path]:
+    """Temporary files a killed run left (landing, snapshot, state): under
+    the run lock no other run writes them."""
+    found = [
+        path
+        for pattern in ("landing/*/.*.tmp", "snapshot/.*.tmp", "state/.*.tmp")
+        for path in data_dir.glob(pattern)
+    ]
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def count_anomalies(settings: Settings, summary: RunSummary) -> None:

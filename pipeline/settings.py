@@ -36,6 +36,7 @@ class Settings:
     tibber_meter_id: str
     notify_urls: str | None = field(default=None, repr=False)
     docs_host: str = "127.0.0.1"
+    data_dir_group: str | None = None  # unset: DATA_DIR private to its owner
 
     @property
     def demo_mode(self) -> bool:
@@ -145,6 +146,13 @@ def load_settings(
                     "(or set INFLUX_API_VERSION=1)"
                 )
 
+    for name in ("INFLUX_TOKEN", "TIBBER_API_TOKEN"):
+        if any(ord(c) < 32 or ord(c) == 127 for c in get(name) or ""):
+            raise ConfigError(
+                f"{name} contains a line break or another control character "
+                "(a paste error?): set it again on one line"
+            )
+
     as_of_text = get("AS_OF")
     return Settings(
         data_dir=(root / get("DATA_DIR", "data")).resolve(),
@@ -162,4 +170,5 @@ def load_settings(
         tibber_meter_id=get("TIBBER_METER_ID", "haupt_strom"),
         notify_urls=get("NOTIFY_URLS"),
         docs_host=get("DOCS_HOST", "127.0.0.1") or "127.0.0.1",
+        data_dir_group=get("DATA_DIR_GROUP"),
     )

@@ -346,3 +346,124 @@ def _cell(value: Any) -> str:
     if any(c in text for c in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+# -- a tiny store answering the extractor's three Flux queries exactly --
+
+_READ = re.compile(
+    r'^from\(bucket: "(?P<bucket>[^"\\]*)"\)\n'
+    r"  \|> range\(start: (?P<start>\S+)\)\n"
+    r'  \|> filter\(fn: \(r\) => r\._field == "value" and '
+    r'r\.domain == "input_number"\)\n'
+    r"  \|> filter\(fn: \(r\) => (?P<ids>.*)\)\n"
+    r'  \|> keep\(columns: \["_time", "_value", "_measurement", "entity_id"\]\)\n$'
+)
+_FINGERPRINT = re.compile(
+    r'^import "types"\n\n'
+    r'data = from\(bucket: "(?P<bucket>[^"\\]*)"\)\n'
+    r"  \|> range\(start: 1970-01-01T00:00:00Z, stop: (?P<stop>\S+)\)\n"
+    r'  \|> filter\(fn: \(r\) => r\._field == "value" and '
+    r'r\.domain == "input_number"\)\n'
+    r"  \|> filter\(fn: \(r\) => (?P<ids>.*)\)\n"
+    r'  \|> filter\(fn: \(r\) => types\.isType\(v: r\._value, type: "float"\)'
+    r' or types\.isType\(v: r\._value, type: "int"\)\)\n\n'
+    r'data \|> count\(\) \|> keep\(columns: \["_measurement", "entity_id", '
+    r'"_value"\]\) \|> yield\(name: "count"\)\n'
+    r'data \|> sum\(\) \|> keep\(columns: \["_measurement", "entity_id", '
+    r'"_value"\]\) \|> yield\(name: "sum"\)\n$'
+)
+_ID = re.compile(r'r\.entity_id == "((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class FluxStore:
+    """Points (measurement, entity_id, time, float value) of input_number
+    entities in one bucket, and `answer(flux)`: for the exact Flux texts of
+    the reading query and the fingerprint query, what InfluxDB 2.x would
+    answer (one table per series); anything else is an error table, so a
+    test fails when the extractor sends other Flux."""
+
+    bucket: str
+    points: dict[tuple[str, str, datetime], float] = field(default_factory=dict)
+
+    def answer(self, flux: str) -> str:
+        if match := _READ.match(flux):
+            return self._read(match)
+        if match := _FINGERPRINT.match(flux):
+            return self._fingerprint(match)
+        return _error_table(f"the fake does not know this Flux: {flux!r}")
+
+    def _series(
+        self, match: re.Match[str], start: datetime | None, stop: datetime | None
+    ) -> dict[tuple[str, str], list[tuple[datetime, float]]]:
+        if match["bucket"] != self.bucket:
+            return {}
+        ids = {
+            i.replace('\\"', '"').replace("\\\\", "\\")
+            for i in _ID.findall(match["ids"])
+        }
+        series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+        for (measurement, entity_id, at), value in sorted(self.points.items()):
+            if entity_id not in ids:
+                continue
+            if (start and at < start) or (stop and at >= stop):
+                continue
+            series.setdefault((measurement, entity_id), []).append((at, value))
+        return series
+
+    def _read(self, match: re.Match[str]) -> str:
+        start = _instant(match["start"])
+        columns = [
+            ("_time", "dateTime:RFC3339"),
+            ("_value", "double"),
+            ("_measurement", "string"),
+            ("entity_id", "string"),
+        ]
+        return annotated_csv(
+            [
+                (
+                    columns,
+                    ["_measurement", "entity_id"],
+                    [(at, value, m, e) for at, value in points],
+                )
+                for (m, e), points in self._series(match, start, None).items()
+            ]
+        )
+
+    def _fingerprint(self, match: re.Match[str]) -> str:
+        series = self._series(match, None, _instant(match["stop"]))
+        group = ["_measurement", "entity_id"]
+        tables: list[tuple[Sequence[Column], Sequence[str], Sequence[Sequence[Any]]]]
+        tables = []
+        for name, kind in (("count", "long"), ("sum", "double")):
+            columns = [("_measurement", "string"), ("entity_id", "string")]
+            columns.append(("_value", kind))
+            for (m, e), points in series.items():
+                values = [value for _, value in points]
+                total = len(values) if name == "count" else sum(values)
+                tables.append((columns, group, [(m, e, total)]))
+        text = annotated_csv(tables)
+        # the yield names: count tables, then sum tables
+        names = ["count"] * len(series) + ["sum"] * len(series)
+        return _with_result_names(text, names)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _with_result_names(text: str, names: list[str]) -> str:
+    """Set each table's `result` default (annotated_csv writes _result)."""
+    blocks = text.split("#default,_result,")
+    out = [blocks[0]]
+    for name, block in zip(names, blocks[1:], strict=True):
+        out.append(f"#default,{name},{block}")
+    return "".join(out)
+
+
+def _error_table(message: str) -> str:
+    cell = '"' + message.replace('"', '""') + '"'
+    return (
+        "#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n"
+        f",error,reference\r\n,{cell},\r\n\r\n"
+    )

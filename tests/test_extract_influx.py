@@ -202,22 +202,96 @@ def test_edited_reading_inside_overlap_replaces_old_value(
     assert result.points_read == 22
 
 
-def test_edit_outside_overlap_needs_full_refresh(
+def deleted_rows(settings: Settings) -> set[tuple[str, datetime, datetime]]:
+    table = landing.current(
+        settings.data_dir, "readings_deleted", ["meter_id", "measured_at"]
+    )
+    return {
+        (row["meter_id"], row["measured_at"], row["extracted_at"])
+        for row in table.to_pylist()
+    }
+
+
+def test_edit_outside_overlap_is_found_by_the_fingerprint(
     house: Settings, influxd: InfluxServer, influx_db: str
 ) -> None:
+    """The watermark is day 20 of meter 21 (2024-03-21T21:00:00.123456Z); the
+    window starts 7 days earlier, so days 0 and 10 of every meter lie before
+    it and are only fingerprinted: 22 meters x 2 readings = 44 points counted
+    by InfluxDB. haupt_strom's day-10 reading is corrected in place: its
+    fingerprint differs, so its 3 readings are read again; the 21 others
+    send their day-20 reading only: 3 + 21 = 24 points read."""
     extract_readings(house, METERS, extracted_at=RUN_1)
     edited_at = instant(0, 10)  # haupt_strom, day 10: 11 days before watermark
     write(influxd, influx_db, [ha_line("kWh", "haupt_strom", 7.5, edited_at)])
 
     incremental = extract_readings(house, METERS, extracted_at=RUN_2)
-    assert incremental.rows_written == 0
-    assert landed(house)[("haupt_strom", edited_at)] == (12.5, "kWh")  # 0 + 10*1.25
 
-    full = extract_readings(house, METERS, full_refresh=True, extracted_at=RUN_3)
-    assert full.points_read == 66
-    assert full.watermark is None
-    assert full.rows_written == 1
+    assert incremental.fingerprinted_meters == 22
+    assert incremental.fingerprinted_points == 44
+    assert incremental.reread_meters == ["haupt_strom"]
+    assert incremental.points_read == 24
+    assert incremental.rows_written == 1
+    assert incremental.rows_deleted == 0
     assert landed(house)[("haupt_strom", edited_at)] == (7.5, "kWh")
+
+    again = extract_readings(house, METERS, extracted_at=RUN_3)
+    assert again.reread_meters == []
+    assert again.points_read == 22  # day 20 of each meter
+    assert again.rows_written == 0
+
+
+def test_reading_deleted_at_any_age_gets_a_tombstone(
+    house: Settings, influxd: InfluxServer, influx_db: str
+) -> None:
+    """og1_strom (meter 4) loses its day-0 reading (before the window) and
+    eg_strom (meter 3) its day-20 reading (inside it): each gets a tombstone,
+    the landing zone's current rows are the 66 - 2 = 64 left in InfluxDB."""
+    extract_readings(house, METERS, extracted_at=RUN_1)
+    files = data_files(house)
+    old, recent = instant(4, 0), instant(3, 20)
+    for meter_id, at in (("og1_strom", old), ("eg_strom", recent)):
+        influxd.query(
+            f'DELETE FROM "kWh" WHERE "entity_id" = \'{meter_id}\' '
+            f"AND time = {epoch_us(at)}000",
+            db=influx_db,
+        )
+
+    result = extract_readings(house, METERS, extracted_at=RUN_2)
+
+    assert list(METERS)[3:5] == ["eg_strom", "og1_strom"]
+    assert result.reread_meters == ["og1_strom"]
+    assert result.rows_written == 0
+    assert result.rows_deleted == 2
+    assert deleted_rows(house) == {
+        ("og1_strom", old, RUN_2),
+        ("eg_strom", recent, RUN_2),
+    }
+    current = landed(house)
+    assert len(current) == 64
+    assert ("og1_strom", old) not in current and ("eg_strom", recent) not in current
+    assert data_files(house) == files  # append-only: the old file is untouched
+
+    # written back (the owner undoes the delete): the later extraction wins
+    write(influxd, influx_db, [ha_line("kWh", "og1_strom", 4000.0, old)])
+    back = extract_readings(house, METERS, extracted_at=RUN_3)
+    assert back.rows_written == 1
+    assert landed(house)[("og1_strom", old)] == (4000.0, "kWh")  # 1000 * 4 + 0
+
+
+def test_meter_without_any_reading_left_keeps_its_landed_readings(
+    house: Settings, influxd: InfluxServer, influx_db: str
+) -> None:
+    """A meter whose readings are all gone (e.g. INFLUX_BUCKET_RAW pointed at
+    the wrong database, or a retention policy) is not wiped."""
+    extract_readings(house, METERS, extracted_at=RUN_1)
+    influxd.query('DELETE FROM "kWh" WHERE "entity_id" = \'haupt_strom\'', db=influx_db)
+
+    result = extract_readings(house, METERS, extracted_at=RUN_2)
+
+    assert result.reread_meters == ["haupt_strom"]
+    assert result.rows_deleted == 0
+    assert len(landed(house)) == 66
 
 
 def test_meter_never_landed_is_read_from_the_beginning(

@@ -26,7 +26,7 @@ from pipeline.influxdb import (
     write_lines,
 )
 from pipeline.settings import Settings, load_settings
-from tests.fake_influx2 import FakeInflux2, annotated_csv
+from tests.fake_influx2 import FakeInflux2, FluxStore, annotated_csv
 
 RUN = datetime(2024, 4, 1, 6, 0, tzinfo=UTC)
 
@@ -182,8 +182,9 @@ def test_incremental_flux_starts_at_watermark_minus_overlap(
 
     extract_readings(settings, METERS, extracted_at=RUN)
 
-    # latest landed reading: eg_strom 2024-03-05T00:00Z; minus 7 days
-    assert "|> range(start: 2024-02-27T00:00:00Z)\n" in influx2_fake.queries[0]
+    # latest landed reading: eg_strom 2024-03-05T00:00Z; minus 7 days (the
+    # first query is the fingerprint of what lies before)
+    assert "|> range(start: 2024-02-27T00:00:00Z)\n" in influx2_fake.queries[1]
 
 
 def test_entity_ids_are_escaped_in_flux(
@@ -395,3 +396,79 @@ def test_persistent_server_error_gives_one_line(influx2_fake: FakeInflux2) -> No
         "fake failure; try again later"
     )
     assert len(influx2_fake.requests) == 4
+
+
+FINGERPRINT_FLUX = """\
+import "types"
+
+data = from(bucket: "lampfi")
+  |> range(start: 1970-01-01T00:00:00Z, stop: 2024-03-13T00:00:00Z)
+  |> filter(fn: (r) => r._field == "value" and r.domain == "input_number")
+  |> filter(fn: (r) => r.entity_id == "eg_strom" or r.entity_id == "gas_zahler")
+  |> filter(fn: (r) => types.isType(v: r._value, type: "float") \
+or types.isType(v: r._value, type: "int"))
+
+data |> count() |> keep(columns: ["_measurement", "entity_id", "_value"]) \
+|> yield(name: "count")
+data |> sum() |> keep(columns: ["_measurement", "entity_id", "_value"]) \
+|> yield(name: "sum")
+"""
+
+
+def day(number: int) -> datetime:
+    return datetime(2024, 3, number, tzinfo=UTC)
+
+
+def test_fingerprint_flux_finds_old_deletions_and_corrections(
+    influx2_fake: FakeInflux2, tmp_path: Path
+) -> None:
+    """eg_strom and gas_zahler read on March 1, 10 and 20; the watermark is
+    March 20, the window starts March 13 (7 days before). Then, before the
+    window, eg_strom's March 10 reading is corrected (110 -> 11) and
+    gas_zahler's March 1 reading deleted: the fingerprint query (exact text
+    above) finds both meters, which are read again from the beginning; the
+    deleted reading gets a tombstone."""
+    store = FluxStore(bucket="lampfi")
+    for number, value in ((1, 100.0), (10, 110.0), (20, 120.0)):
+        store.points[("kWh", "eg_strom", day(number))] = value
+        store.points[("m³", "gas_zahler", day(number))] = value / 10
+    influx2_fake.on_query = lambda flux: (
+        ENTITIES_CSV if "schema.tagValues" in flux else store.answer(flux)
+    )
+    settings = settings_for(tmp_path, influx2_fake)
+    first = extract_readings(settings, METERS, extracted_at=RUN)
+    assert first.rows_written == 6
+    influx2_fake.queries.clear()
+
+    unchanged = extract_readings(settings, METERS, extracted_at=RUN)
+    assert influx2_fake.queries[0] == FINGERPRINT_FLUX
+    # 2 meters x 2 readings before March 13 counted; March 20 of both read
+    assert (unchanged.fingerprinted_points, unchanged.points_read) == (4, 2)
+    assert unchanged.reread_meters == []
+    assert (unchanged.rows_written, unchanged.rows_deleted) == (0, 0)
+
+    store.points[("kWh", "eg_strom", day(10))] = 11.0
+    del store.points[("m³", "gas_zahler", day(1))]
+    influx2_fake.queries.clear()
+    later = datetime(2024, 4, 2, tzinfo=UTC)
+
+    result = extract_readings(settings, METERS, extracted_at=later)
+
+    assert influx2_fake.queries[0] == FINGERPRINT_FLUX
+    assert "|> range(start: 1970-01-01T00:00:00Z)\n" in influx2_fake.queries[1]
+    assert result.reread_meters == ["eg_strom", "gas_zahler"]
+    assert result.points_read == 5  # 3 of eg_strom, 2 left of gas_zahler
+    assert (result.rows_written, result.rows_deleted) == (1, 1)
+    rows = {
+        (r["meter_id"], r["measured_at"]): r["value"]
+        for r in landing.current(
+            settings.data_dir, "readings", ["meter_id", "measured_at"]
+        ).to_pylist()
+    }
+    assert rows == {
+        ("eg_strom", day(1)): 100.0,
+        ("eg_strom", day(10)): 11.0,
+        ("eg_strom", day(20)): 120.0,
+        ("gas_zahler", day(10)): 11.0,
+        ("gas_zahler", day(20)): 12.0,
+    }

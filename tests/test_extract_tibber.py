@@ -508,3 +508,30 @@ def test_server_renders_berlin_times_and_pages_forwards(
         "endCursor": cursor(START + 2 * HOUR),
         "count": 2,
     }
+
+
+def test_hours_tibber_stops_reporting_in_the_reread_window_get_tombstones(
+    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+) -> None:
+    """2000 hours landed. Tibber then drops hour 1990 (inside the 30 days
+    re-read) and its newest hour 1999; the second run re-reads one page of
+    744 hours (1254..1998 without 1990: 745 - 1), which reaches back past
+    now - 30 days = hour 1280, and
+    gives both dropped hours a tombstone: 1998 hours left. An hour outside
+    the window (hour 5) dropped too is not seen: Tibber is not asked."""
+    series = hourly_series(START, 2000)
+    tibber_server.homes["home-a"] = series
+    settings = settings_for(tibber_server, tmp_path)
+    run(settings, policy, now=START + 2000 * HOUR)
+    tibber_server.homes["home-a"] = [
+        h for i, h in enumerate(series) if i not in (5, 1990, 1999)
+    ]
+
+    result = run(settings, policy, now=START + 2000 * HOUR)
+
+    assert (result.hours_read, result.rows_written, result.rows_deleted) == (744, 0, 2)
+    rows = stored(settings)
+    assert len(rows) == 1998
+    assert ("home-a", START + 1990 * HOUR) not in rows
+    assert ("home-a", START + 1999 * HOUR) not in rows
+    assert ("home-a", START + 5 * HOUR) in rows

@@ -171,3 +171,53 @@ def test_no_hours_in_the_landing_zone_writes_nothing(
     influxd: Any, influx_db: str, tmp_path: Path
 ) -> None:
     assert publish_hours(settings_for(influxd.url, influx_db, tmp_path)) == 0
+
+
+def test_hours_gone_from_the_landing_zone_are_deleted_from_influxdb(
+    influxd: Any, influx_db: str, tmp_path: Path
+) -> None:
+    """H0..H3 published; then H1 and H3 get tombstones (Tibber no longer
+    reports them): two runs of vanished hours ([H1] and [H3], H2 stays
+    between them), so H0 and H2 are left; a rerun deletes nothing more."""
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+    landing.append(
+        tmp_path,
+        "tibber_hours",
+        hours(
+            [
+                ("home-1", h, 1.0 + i, 0.1, 0.3, 0.357)
+                for i, h in enumerate((H0, H1, H2, H3))
+            ]
+        ),
+    )
+    assert publish_hours(settings) == 4
+    # another series of the same measurement is not touched
+    influxd.write(
+        influx_db, f"energy,entity_id=other,domain=sensor consumption=9 {1711846800}"
+    )
+    landing.append(
+        tmp_path,
+        "tibber_hours_deleted",
+        pa.table(
+            {
+                "home_id": ["home-1", "home-1"],
+                "hour_start_at": [H1, H3],
+                "extracted_at": [datetime(2024, 4, 2, tzinfo=UTC)] * 2,
+            },
+            schema=landing.SCHEMAS["tibber_hours_deleted"],
+        ),
+    )
+
+    assert publish_hours(settings) == 0
+
+    left = energy_points(influxd, influx_db)
+    assert sorted(left) == [1711843200, 1711846800, 1711850400]
+    assert left[1711846800] == {
+        "entity_id": "other",
+        "domain": "sensor",
+        "consumption": 9.0,
+    }
+    assert left[1711850400]["consumption"] == 3.0  # H2: 1.0 + 2
+    received = points_received(influxd)
+    assert publish_hours(settings) == 0
+    assert points_received(influxd) == received

@@ -42,7 +42,8 @@ reading_findings as (
         || ' ' || coalesce(unit, '')
         || coalesce(': ' || rule_detail, '') as detail
     from classified
-    where reading_status not in ('valid')
+    -- superseded: an older version of a reading the source corrected since
+    where reading_status not in ('valid', 'superseded')
 ),
 
 -- An issue landed again by a later extraction is one finding.
