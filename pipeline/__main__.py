@@ -35,6 +35,8 @@ environment wins):
   AS_OF                    run as if it were then, ISO date or instant
                            (default: now)
   DATA_DIR                 landing zone, warehouse, logs (default: data)
+  DATA_DIR_GROUP           a group to share DATA_DIR with (default: unset,
+                           private to its owner)
   DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: 4GB)
   DOCS_HOST                where `docs` listens; 0.0.0.0 for other machines
                            (default: 127.0.0.1)

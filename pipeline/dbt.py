@@ -184,6 +184,8 @@ def build(
         if status in {"error", "fail"}:
             message = (node_result.message or "").splitlines()
             detail = message[0] if message else status
+            if is_disk_full(node_result.message or ""):
+                detail = DISK_FULL
             if kind == "test" and status == "fail":
                 detail = first_failing_row(settings, node) or detail
             outcome.failures.append(f"{kind} {node.name}: {detail}")

@@ -42,4 +42,8 @@ DISK_FULL = (
 
 def is_disk_full(text: str) -> bool:
     """An error message (ours, DuckDB's, dbt's) that says the disk is full."""
-    return "no space left on device" in text.lower()
+    lowered = text.lower()
+    return any(
+        sign in lowered
+        for sign in ("no space left on device", "errno 28", "disk is full")
+    )

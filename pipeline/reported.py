@@ -40,10 +40,10 @@ def _ensure(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
         return
     for kind, name in LEGACY_FILES.items():
         legacy = data_dir / "state" / name
-        if legacy.is_file():
+        keys = json.loads(legacy.read_text()) if legacy.is_file() else []
+        if keys:
             connection.executemany(
-                f"insert into {REPORTED} values (?, ?)",
-                [[kind, key] for key in json.loads(legacy.read_text())],
+                f"insert into {REPORTED} values (?, ?)", [[kind, k] for k in keys]
             )
 
 
@@ -72,9 +72,10 @@ def mark_reported(
         connection.execute("begin")
         for kind, keys in current.items():
             connection.execute(f"delete from {REPORTED} where kind = ?", [kind])
-            connection.executemany(
-                f"insert into {REPORTED} values (?, ?)", [[kind, key] for key in keys]
-            )
+            if keys:
+                connection.executemany(
+                    f"insert into {REPORTED} values (?, ?)", [[kind, k] for k in keys]
+                )
         connection.execute("commit")
 
 

@@ -248,8 +248,13 @@ def describe_extract(summary: RunSummary) -> str:
         f"InfluxDB: {plural(got.get('influx_points', 0), 'point')} read, "
         f"{number(got.get('influx_rows_written', 0))} new or changed"
     )
+    if got.get("influx_reread_meters"):
+        text += (
+            f", {plural(got['influx_reread_meters'], 'meter')} read again in full "
+            "(changed at the source)"
+        )
     if got.get("influx_rows_deleted"):
-        text += f", {number(got['influx_rows_deleted'])} gone from InfluxDB"
+        text += f", {plural(got['influx_rows_deleted'], 'reading')} gone from InfluxDB"
     if "tibber_hours" in got and not any(
         "Tibber step skipped" in n for n in summary.notes
     ):
@@ -307,6 +312,7 @@ def extract(
     summary.extracted["influx_rows_written"] = readings.rows_written
     summary.unknown_entities = readings.unknown_entities
     summary.extracted["influx_rows_deleted"] = readings.rows_deleted
+    summary.extracted["influx_reread_meters"] = len(readings.reread_meters)
     logs.event(
         "influx_reconciled",
         fingerprinted_meters=readings.fingerprinted_meters,

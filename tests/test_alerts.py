@@ -338,23 +338,20 @@ def test_each_demo_event_reaches_the_receiver_once_even_after_a_refusal(
 def test_a_failed_run_is_announced_once_and_the_recovery_once(
     demo_data_dir: Path,
 ) -> None:
-    """Runs 1 and 2 fail (InfluxDB unreachable): one message, at the first.
-    Run 3 succeeds: one message that runs succeed again, then the events
-    published by it."""
+    """Runs 1 and 2 fail (INFLUX_URL set on the demo's DATA_DIR: the run
+    refuses to mix the sources): one message, at the first. Run 3 succeeds:
+    one message that runs succeed again, then the events published by it."""
     with NotifyReceiver() as receiver:
         url = secret_url(receiver)
         broken = unreachable_influx()
         first = run(demo_data_dir, url, **broken)
         assert first.returncode == 1
         error_line = first.stderr.splitlines()[-1]
-        assert error_line.startswith("error [influxdb]: cannot reach InfluxDB")
+        assert error_line.startswith("error [source]: DATA_DIR ")
         failed = receiver.take()
         assert titles(failed) == [FAILED]
         assert failed[0].type == "failure"
-        assert (
-            f"failed: error [influxdb]: cannot reach InfluxDB at {broken['INFLUX_URL']}"
-            in failed[0].message
-        )
+        assert "failed: error [source]: DATA_DIR " in failed[0].message
 
         second = run(demo_data_dir, url, **broken)
         assert second.returncode == 1

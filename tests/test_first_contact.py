@@ -476,7 +476,10 @@ def test_anomalies_of_a_failed_load_are_reported_as_new_by_the_next_run(
     assert again.returncode == 0, again.stdout + again.stderr
 
     with duckdb.connect(str(house.data_dir / "warehouse.duckdb")) as db:
-        (anomalies,) = db.execute("select count(*) from meter_anomalies").fetchone()
+        (anomalies,) = db.execute(
+            "select (select count(*) from meter_anomalies)"
+            " + (select count(*) from meter_interval_anomalies)"
+        ).fetchone()
     assert anomalies > 0
     assert new_anomalies(good.stdout) == anomalies
     assert f"anomalies: {anomalies} ({anomalies} new)" in good.stdout

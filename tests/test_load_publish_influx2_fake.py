@@ -178,10 +178,10 @@ def test_reset_over_2x_deletes_each_measurement_over_all_time(
             "meter_consumption_daily",
             "meter_consumption",
             "meter_anomaly",
+            "meter_interval_anomaly",
             "electricity_cost_daily",
             "electricity_cost_monthly",
             "data_quality_finding",
-            "meter_interval_anomaly",
             "flat_cost_monthly",
         )
     ]

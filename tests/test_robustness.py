@@ -241,7 +241,7 @@ def test_data_dir_is_private_to_its_owner(tmp_path: Path) -> None:
     folders, files, _ = modes(data_dir)
     assert folders == {0o700}
     assert files == {0o600}
-    assert {"landing", "logs", "statements"} <= {p.name for p in data_dir.iterdir()}
+    assert {"logs", "statements"} <= {p.name for p in data_dir.iterdir()}
 
 
 def test_data_dir_group_shares_it_with_that_group(tmp_path: Path) -> None:
