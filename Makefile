@@ -17,7 +17,7 @@ $(INSTALLED): requirements.txt constraints.txt
 	@touch $@
 
 run: $(INSTALLED)
-	@$(BIN)/python -m pipeline run
+	@$(BIN)/python -m pipeline run $(if $(FULL_TESTS),--full-tests)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="extract, build, load")
     run_parser.add_argument("--full-refresh", action="store_true")
+    run_parser.add_argument(
+        "--full-tests", action="store_true", help="data tests on every row"
+    )
     docs_parser = commands.add_parser("docs", help="build and serve the docs site")
     docs_parser.add_argument("--port", type=int, default=8080)
     docs_parser.add_argument("--no-serve", action="store_true")
@@ -32,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.run import render, run
 
             stage = "run"
-            summary = run(settings, full_refresh=args.full_refresh, settings_root=root)
+            summary = run(
+                settings,
+                full_refresh=args.full_refresh,
+                full_tests=args.full_tests,
+                settings_root=root,
+            )
             print(render(summary))
         elif args.command == "docs":
             from pipeline.docs import docs

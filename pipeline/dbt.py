@@ -121,11 +121,15 @@ def build(
     *,
     unit_tests: bool = False,
     full_refresh: bool = False,
+    full_tests: bool = False,
 ) -> DbtOutcome:
     """Seeds, models and data tests (and the models' unit tests, which `make
     test` runs and a production run skips), incremental when the previous
-    build allows (pipeline.rebuild); raises DbtError on any failure."""
-    plan = rebuild.plan(settings, project, as_of, full_refresh=full_refresh)
+    build allows (pipeline.rebuild), its data tests then on the rebuilt rows
+    unless `full_tests`; raises DbtError on any failure."""
+    plan = rebuild.plan(
+        settings, project, as_of, full_refresh=full_refresh, full_tests=full_tests
+    )
     args = ["build", "--quiet", *plan.dbt_args]
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]

@@ -128,7 +128,11 @@ def stage(summary: RunSummary, name: str) -> Iterator[None]:
 
 
 def run(
-    settings: Settings, *, full_refresh: bool = False, settings_root: Path = ROOT
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    full_tests: bool = False,
+    settings_root: Path = ROOT,
 ) -> RunSummary:
     """`settings_root`: where the settings were read from (its `.env` and
     `secrets/*.env` are checked for group/other access)."""
@@ -145,7 +149,11 @@ def run(
             check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
             summary.dbt = build(
-                settings, as_of, project_dir(), full_refresh=full_refresh
+                settings,
+                as_of,
+                project_dir(),
+                full_refresh=full_refresh,
+                full_tests=full_tests,
             )
             take_snapshot(settings)
             count_anomalies(settings, summary)
