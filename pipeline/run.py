@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from extract import landing
-from pipeline import alerts, logs
+from pipeline import alerts, logs, unchanged
 from pipeline.dbt import DbtOutcome, build
 from pipeline.errors import LockedError, PipelineError
 from pipeline.settings import Settings
@@ -145,6 +145,9 @@ def run(
         say(f"as_of={as_of.isoformat()} data_dir={settings.data_dir}")
         with stage(summary, "extract"):
             extract(settings, as_of, full_refresh, summary)
+        if not (full_refresh or full_tests) and skip_unchanged(settings, summary):
+            return summary
+        unchanged.forget(settings)
         with stage(summary, "dbt"):
             check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
@@ -165,7 +168,24 @@ def run(
         else:
             with stage(summary, "load"):
                 load(settings, as_of, summary)
+        unchanged.remember(settings, project_dir(), as_of, datetime.now(UTC))
     return summary
+
+
+def skip_unchanged(settings: Settings, summary: RunSummary) -> bool:
+    """A retry of the last completed run (pipeline/unchanged.py): report its
+    anomalies, skip dbt and the load."""
+    previous = unchanged.previous_run(settings, project_dir(), summary.as_of)
+    if previous is None:
+        return False
+    count_anomalies(settings, summary)
+    summary.notes.append(
+        "nothing changed since the run completed at "
+        f"{previous['completed_at']} (same landing files, project, settings "
+        "and as_of): dbt and the load skipped"
+    )
+    logs.event("skipped_unchanged", completed_at=previous["completed_at"])
+    return True
 
 
 def extract(
