@@ -82,12 +82,17 @@ def floor_seconds(warehouse: Path, timezone: str) -> tuple[float, int]:
             "create or replace temp table floor_readings as select meter_id, "
             "reading_at, reading_value from intermediate.int_readings_combined"
         )
-        db.execute("set variable zone = ?", [timezone])
         started = time.perf_counter()
-        db.execute(FLOOR_SQL)
+        expand(db, timezone)
         seconds = time.perf_counter() - started
         (days,) = db.execute("select count(*) from floor_days").fetchone()
     return seconds, days
+
+
+def expand(db: duckdb.DuckDBPyConnection, timezone: str) -> None:
+    """floor_readings (meter_id, reading_at, reading_value) -> floor_days."""
+    db.execute("set variable zone = ?", [timezone])
+    db.execute(FLOOR_SQL)
 
 
 def influx_settings(data_dir: Path, url: str, **extra: str) -> Settings:
@@ -122,18 +127,16 @@ def sample_lines(warehouse: Path, points: int) -> list[str]:
     return [row[0] for row in rows]
 
 
-def server_rate(url: str, lines: list[str]) -> float:
+def server_rate(url: str, lines: list[str], database: str = PLAIN_DATABASE) -> float:
     """points/second of plain POSTs of 50,000 lines each."""
     with requests.Session() as session:
-        session.post(
-            f"{url}/query", params={"q": f'CREATE DATABASE "{PLAIN_DATABASE}"'}
-        )
+        session.post(f"{url}/query", params={"q": f'CREATE DATABASE "{database}"'})
         started = time.perf_counter()
         for first in range(0, len(lines), PLAIN_BATCH_LINES):
             body = "\n".join(lines[first : first + PLAIN_BATCH_LINES]).encode()
             response = session.post(
                 f"{url}/write",
-                params={"db": PLAIN_DATABASE, "precision": "s"},
+                params={"db": database, "precision": "s"},
                 data=body,
                 timeout=600,
             )
