@@ -202,6 +202,8 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
         load = whole_run.loader_rate(settings, warehouse, AS_OF, args.load_points)
         print(
             f"loader: points={load.points} seconds={load.seconds:.1f} "
+            f"(comparing {load.seconds - load.write_seconds:.1f}, "
+            f"sending {load.write_seconds:.1f}) "
             f"points_per_s={load.per_second:,.0f} "
             f"({load.per_second / server_rate:.0%} of the plain writer)",
             flush=True,

@@ -9,7 +9,8 @@ compares the marts with that table in DuckDB (one full outer join), then
    so a field can only be removed by deleting the point); one delete per
    measurement, meter and run of consecutive deleted points (a time range
    holding no point that stays);
-2. writes what is new or changed, in batches of about 5,000 lines.
+2. writes what is new or changed, in batches of 50,000 lines (one request
+   each, the lines built from the rows in one pass).
 
 The remembered state advances only after InfluxDB confirmed a delete or a
 batch, in the same order, so a run that is killed or fails midway is completed
@@ -28,20 +29,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from load.line_protocol import point_line
+from load.line_protocol import escape_key, escape_measurement
 from pipeline import influxdb
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5_000
+BATCH_SIZE = 50_000
 FIELDS = (
     "value",
     "consumption",
@@ -201,6 +203,8 @@ class LoadResult:
     points_deleted: int = 0
     per_measurement: dict[str, tuple[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
+    # Of which sending the new and changed points (and remembering them).
+    write_seconds: float = 0.0
 
     def count(self, measurement: str, written: int = 0, deleted: int = 0) -> None:
         old_written, old_deleted = self.per_measurement.get(measurement, (0, 0))
@@ -424,42 +428,79 @@ def _write(
     result: LoadResult,
     after_batch: Callable[[int], None] | None,
 ) -> None:
+    """Batch after batch; while InfluxDB takes one, the next one's lines are
+    built. A batch is remembered once InfluxDB confirmed it, and the next is
+    sent only then, so the state never runs ahead of the bucket."""
     (total,) = connection.execute(
         "select count(*) from diff where is_wanted"
     ).fetchone() or (0,)
     columns = ", ".join(FIELDS)
-    for number, first in enumerate(range(1, total + 1, batch_size), start=1):
-        last = first + batch_size - 1
+
+    def prepare(first: int) -> tuple[list[str], dict[str, int]]:
         rows = connection.execute(
             f"select measurement, meter_id, time_s, {columns} from diff "
             "where n between ? and ? order by n",
-            [first, last],
+            [first, first + batch_size - 1],
         ).fetchall()
-        lines = []
-        per_measurement: dict[str, int] = {}
-        for measurement, meter_id, time_s, *values in rows:
-            line = point_line(
-                measurement,
-                {"meter_id": meter_id},
-                dict(zip(FIELDS, values, strict=True)),
-                time_s,
-            )
-            if line is not None:
-                lines.append(line)
-                per_measurement[measurement] = per_measurement.get(measurement, 0) + 1
-        influxdb.write_lines(target, bucket, lines, precision="s")
-        _remember(connection, first, last)
-        for measurement, count in per_measurement.items():
-            result.count(measurement, written=count)
-        log.info(
-            "event=load.batch number=%d points=%d done=%d total=%d",
-            number,
-            len(lines),
-            min(last, total),
-            total,
+        return _lines(rows)
+
+    def send(lines: list[str]) -> None:
+        influxdb.write_lines(
+            target, bucket, lines, precision="s", batch_lines=max(len(lines), 1)
         )
-        if after_batch is not None:
-            after_batch(number)
+
+    starts = list(range(1, total + 1, batch_size))
+    if not starts:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load") as sender:
+        lines, per_measurement = prepare(starts[0])
+        for number, first in enumerate(starts, start=1):
+            sending = sender.submit(send, lines)
+            following = prepare(starts[number]) if number < len(starts) else None
+            sending.result()
+            last = first + batch_size - 1
+            _remember(connection, first, last)
+            for measurement, count in per_measurement.items():
+                result.count(measurement, written=count)
+            log.info(
+                "event=load.batch number=%d points=%d done=%d total=%d",
+                number,
+                len(lines),
+                min(last, total),
+                total,
+            )
+            if after_batch is not None:
+                after_batch(number)
+            if following is not None:
+                lines, per_measurement = following
+
+
+def _lines(rows: list[tuple]) -> tuple[list[str], dict[str, int]]:
+    """The lines of diff rows (measurement, meter_id, time_s, *FIELDS) and
+    their count per measurement; as `point_line` writes them (a field that
+    is null is left out, a row without fields is no point), with the series
+    key escaped once per series. The fields are finite (see _finite)."""
+    field_keys = [f"{escape_key(name, 'field key')}=" for name in FIELDS]
+    heads: dict[tuple[str, str], str] = {}
+    lines: list[str] = []
+    per_measurement: dict[str, int] = {}
+    for measurement, meter_id, time_s, *values in rows:
+        fields = ",".join(
+            key + repr(float(value))
+            for key, value in zip(field_keys, values, strict=True)
+            if value is not None
+        )
+        if not fields:
+            continue
+        head = heads.get((measurement, meter_id))
+        if head is None:
+            head = heads[(measurement, meter_id)] = (
+                f"{escape_measurement(measurement)},meter_id="
+                f"{escape_key(meter_id, 'tag value')}"
+            )
+        lines.append(f"{head} {fields} {int(time_s)}")
+        per_measurement[measurement] = per_measurement.get(measurement, 0) + 1
+    return lines, per_measurement
 
 
 def _remember(connection: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
@@ -525,7 +566,9 @@ def publish_marts(
         )
         _diff(connection, as_of_s, marts)
         _delete(connection, target, bucket, _delete_ranges(connection), result)
+        writing = time.monotonic()
         _write(connection, target, bucket, batch_size, result, after_batch)
+        result.write_seconds = time.monotonic() - writing
     finally:
         connection.close()
     result.seconds = time.monotonic() - started
