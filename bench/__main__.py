@@ -232,8 +232,13 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
                 (line.strip() for line in output.splitlines() if "loaded:" in line),
                 "",
             )
+            stages = next(
+                (line.strip() for line in output.splitlines() if "time:" in line),
+                "",
+            )
             print(
-                f"hourly run {hour}: seconds={hourly_s:.1f} ({scope}; {loaded})",
+                f"hourly run {hour}: seconds={hourly_s:.1f} "
+                f"({scope}; {loaded}; {stages})",
                 flush=True,
             )
     finally:
