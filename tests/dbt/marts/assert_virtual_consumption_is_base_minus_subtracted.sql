@@ -36,7 +36,9 @@ recomputed as (
             and virtual_days.day = component_days.day
     where
         virtual_days.meter_type = 'virtual'
-        and {{ tested_rows('virtual_days.meter_id', 'virtual_days.day_start_at') }}
+        and {{ tested_rows(
+            'virtual_days.meter_id', 'virtual_days.day_start_at'
+        ) }}
     group by virtual_days.meter_id, virtual_days.day
 )
 
