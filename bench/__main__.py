@@ -195,11 +195,14 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
         settings = whole_run.influx_settings(
             synthetic.data_dir, server.url, TIBBER_HOME_ID=SYNTHETIC_TIBBER_HOME_ID
         )
-        lines = whole_run.sample_lines(warehouse, args.load_points)
+        lines = whole_run.prepare_sample(settings, warehouse, AS_OF, args.load_points)
         server_rate = whole_run.server_rate(server.url, lines)
+        print(
+            f"plain writer: points={len(lines)} points_per_s={server_rate:,.0f}",
+            flush=True,
+        )
         del lines
-        print(f"plain writer: points_per_s={server_rate:,.0f}", flush=True)
-        load = whole_run.loader_rate(settings, warehouse, AS_OF, args.load_points)
+        load = whole_run.loader_rate(settings, warehouse, AS_OF)
         print(
             f"loader: points={load.points} seconds={load.seconds:.1f} "
             f"(comparing {load.seconds - load.write_seconds:.1f}, "

@@ -5,7 +5,8 @@
   counter interpolated at each day's start, written to a table. What the
   build cannot beat; build_s / floor_s says how close it is on any machine.
 - `server_rate`: a plain writer's points/second into the local influxd:
-  line protocol built beforehand, POSTed in batches of 50,000 lines.
+  the lines the loader will send, built beforehand, POSTed in batches of
+  50,000 lines into another database.
 - `loader_rate`: the loader's (load/publish.py) points/second into the same
   server: the marts' points of the first meters (about `points` of them)
   published, the others recorded as already published, as a previous run
@@ -111,24 +112,6 @@ def influx_settings(data_dir: Path, url: str, **extra: str) -> Settings:
     )
 
 
-def sample_lines(warehouse: Path, points: int) -> list[str]:
-    """Line protocol of about `points` daily readings, built beforehand."""
-    with duckdb.connect(str(warehouse)) as db:
-        rows = db.execute(
-            """
-            select 'meter_interpolated_daily,meter_id=' || meter_id
-                || ' value=' || reading::varchar
-                || ',is_estimated=' || (case when is_estimated then 1 else 0 end)
-                || ' ' || (epoch_ms(day_start_at) // 1000)::varchar
-            from main.meter_daily_readings
-            where reading is not null
-            limit ?
-            """,
-            [points],
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
 def server_rate(url: str, lines: list[str], database: str = PLAIN_DATABASE) -> float:
     """points/second of plain POSTs of 50,000 lines each."""
     with requests.Session() as session:
@@ -161,9 +144,12 @@ class LoadRate:
         return self.points / self.write_seconds if self.write_seconds else 0.0
 
 
-def loader_rate(settings: Settings, warehouse: Path, as_of: datetime, points: int):
-    """The loader publishing the points of the first meters (about `points`);
-    the rest is recorded as published already."""
+def prepare_sample(
+    settings: Settings, warehouse: Path, as_of: datetime, points: int
+) -> list[str]:
+    """Records the marts' points as published but for those of the first
+    meters (about `points`), as a previous run would have left them;
+    returns the lines the loader will send for those, for the plain writer."""
     target = influxdb.InfluxTarget.from_settings(settings)
     as_of_s = int(as_of.timestamp())
     with duckdb.connect(str(warehouse)) as db:
@@ -195,6 +181,14 @@ def loader_rate(settings: Settings, warehouse: Path, as_of: datetime, points: in
             """,
             [points],
         )
+        publish._diff(db, as_of_s, marts)
+        (total,) = db.execute("select count(*) from diff where is_wanted").fetchone()
+        lines, _ = publish._lines_sql(db, 1, total)
+    return lines
+
+
+def loader_rate(settings: Settings, warehouse: Path, as_of: datetime) -> LoadRate:
+    """The loader publishing what prepare_sample left unpublished."""
     result = publish.publish_marts(settings, warehouse, as_of=as_of)
     return LoadRate(result.points_written, result.seconds, result.write_seconds)
 

@@ -54,18 +54,19 @@ def test_the_loader_sends_the_first_meters_and_records_the_rest(
     """20 meters x 100 days from 2015-01-01: per meter 100 daily readings,
     100 daily consumptions and 4 monthly readings (Jan to Apr) = 204 points.
     Asked for 1,000: the meters whose predecessors hold fewer than 1,000
-    points (0, 204, 408, 612, 816 before them) are sent: 5 x 204 = 1,020."""
+    points (0, 204, 408, 612, 816 before them) are sent: 5 x 204 = 1,020,
+    the lines the plain writer gets too."""
     warehouse = tmp_path / "warehouse.duckdb"
     assert build_marts(warehouse, 20, 100, consumption=True) == 20 * 204
     settings = whole_run.influx_settings(
         tmp_path, influxd.url, INFLUX_BUCKET_PROCESSED=influx_db
     )
 
-    rate = whole_run.loader_rate(
-        settings, warehouse, datetime(2016, 1, 1, tzinfo=UTC), 1_000
-    )
+    as_of = datetime(2016, 1, 1, tzinfo=UTC)
+    lines = whole_run.prepare_sample(settings, warehouse, as_of, 1_000)
+    rate = whole_run.loader_rate(settings, warehouse, as_of)
 
-    assert rate.points == 1_020
+    assert len(lines) == rate.points == 1_020
     assert rate.per_second > 0
     assert series_points(influxd, influx_db) == {
         f"meter_{n:05d}": 204 for n in range(5)
