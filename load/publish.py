@@ -9,7 +9,7 @@ compares the marts with that table in DuckDB (one full outer join), then
    so a field can only be removed by deleting the point); one delete per
    measurement, meter and run of consecutive deleted points (a time range
    holding no point that stays);
-2. writes what is new or changed, in batches of 50,000 lines (one request
+2. writes what is new or changed, in batches of 20,000 lines (one request
    each, the lines built from the rows in one pass).
 
 The remembered state advances only after InfluxDB confirmed a delete or a
@@ -43,7 +43,7 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 50_000
+BATCH_SIZE = 20_000
 FIELDS = (
     "value",
     "consumption",
