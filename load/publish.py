@@ -9,8 +9,10 @@ compares the marts with that table in DuckDB (one full outer join), then
    so a field can only be removed by deleting the point); one delete per
    measurement, meter and run of consecutive deleted points (a time range
    holding no point that stays);
-2. writes what is new or changed, in batches of 20,000 lines (one request
-   each, the lines built from the rows in one pass).
+2. writes what is new or changed in batches (one request each, the lines
+   built from the rows in one pass): an eighth of the points, at least 5,000
+   and at most 50,000 lines, so a load is confirmed in steps and a big one
+   goes at the server's pace.
 
 The remembered state advances only after InfluxDB confirmed a delete or a
 batch, in the same order, so a run that is killed or fails midway is completed
@@ -43,7 +45,8 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 20_000
+BATCH_SIZE = 50_000  # lines; at least MIN_BATCH_SIZE, an eighth of the load
+MIN_BATCH_SIZE = 5_000
 FIELDS = (
     "value",
     "consumption",
@@ -424,7 +427,7 @@ def _write(
     connection: duckdb.DuckDBPyConnection,
     target: influxdb.InfluxTarget,
     bucket: str,
-    batch_size: int,
+    batch_size: int | None,
     result: LoadResult,
     after_batch: Callable[[int], None] | None,
 ) -> None:
@@ -435,6 +438,8 @@ def _write(
         "select count(*) from diff where is_wanted"
     ).fetchone() or (0,)
     columns = ", ".join(FIELDS)
+    if batch_size is None:
+        batch_size = min(BATCH_SIZE, max(MIN_BATCH_SIZE, -(-total // 8)))
 
     in_sql = _lines_in_sql(connection)
 
@@ -581,13 +586,15 @@ def publish_marts(
     warehouse: Path,
     *,
     as_of: datetime | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     after_batch: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """Make INFLUX_BUCKET_PROCESSED agree with the marts; send only the changes.
 
     `as_of` (default: settings.as_of; None: no bound) leaves out points stamped
-    after it. `after_batch(number)` is called after each confirmed batch.
+    after it. `batch_size`: lines per request (default: an eighth of the
+    points, 5,000 to 50,000). `after_batch(number)` is called after each
+    confirmed batch.
     """
     started = time.monotonic()
     target = influxdb.InfluxTarget.from_settings(settings)
