@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument(
         "--load-points",
         type=int,
-        default=300_000,
+        default=400_000,
         help="points the loader and the plain writer send (rates)",
     )
     args = parser.parse_args()
