@@ -32,8 +32,8 @@ $(INSTALLED): $(REQUIREMENTS) constraints.txt
 	@touch $@
 	@echo "Environment ready."
 
-run: $(INSTALLED) ## the whole job: extract -> dbt build -> load (demo without INFLUX_URL)
-	@$(BIN)/python -m pipeline run
+run: $(INSTALLED) ## the whole job: extract -> dbt build -> load (demo without INFLUX_URL; FULL_TESTS=1: data tests on every row)
+	@$(BIN)/python -m pipeline run $(if $(FULL_TESTS),--full-tests)
 
 test: $(INSTALLED) ## every test: pytest (starts its own InfluxDB), dbt, lint
 	$(BIN)/python -m pytest

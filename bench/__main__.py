@@ -3,10 +3,15 @@
 Generates a synthetic house (bench/synthetic.py) in a child process, builds
 every model with dbt in this process, and prints, as its last line:
 bench meters=<n> years=<y> raw_rows=<r> daily_rows=<d> build_s=<s> peak_rss_mb=<m>
-Then, with --incremental, two hourly runs as cron would start them: each one
-hour later than the last, with one new reading of one meter, an incremental
-build (pipeline/rebuild.py). The first follows the full build; the second
-shows the steady state.
+followed on the same line by floor_s (the core expansion alone, in this
+process: bench/whole_run.py). With --incremental (`make bench`) it then
+starts a local influxd and adds to that line the rate of a plain writer
+(server_points_per_s) and of the loader (load_points_per_s) into it, and
+hourly_run_s: `python -m pipeline run` in a new process, as cron starts it,
+one hour later with one new reading (incremental build, data tests on the
+rebuilt rows, load). Two hourly runs: the first follows the full build (and
+publishes the Tibber hours once); the second, the steady state, is
+hourly_run_s.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from bench import whole_run
 from bench.synthetic import SYNTHETIC_TIBBER_HOME_ID
 from extract import landing
 from pipeline import rebuild
@@ -106,7 +112,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the workdir")
     parser.add_argument("--tests", action="store_true", help="also run data tests")
     parser.add_argument(
-        "--incremental", action="store_true", help="then add one reading, rebuild"
+        "--incremental",
+        action="store_true",
+        help="then load rates and hourly runs against a local influxd",
+    )
+    parser.add_argument(
+        "--load-points",
+        type=int,
+        default=400_000,
+        help="points the loader and the plain writer send (rates)",
     )
     args = parser.parse_args()
 
@@ -147,27 +161,95 @@ def main() -> None:
                 ["test", "--quiet", "--exclude-resource-type", "unit_test"],
             )
             print(f"data tests seconds={test_s:.1f}", flush=True)
-        if args.incremental:
-            for hour in (1, 2):
-                as_of = AS_OF + timedelta(hours=hour)
-                add_one_reading(synthetic.data_dir, warehouse, as_of)
-                hourly_s, scope = models_step(settings, project, as_of)
-                print(
-                    f"hourly run {hour} (one new reading; {scope}) "
-                    f"seconds={hourly_s:.1f} "
-                    f"({hourly_s / build_s:.1%} of the full build)",
-                    flush=True,
-                )
+        floor_s, floor_days = whole_run.floor_seconds(warehouse, settings.timezone)
+        print(
+            f"floor: {floor_days} days expanded seconds={floor_s:.1f} "
+            f"(build / floor = {build_s / floor_s:.1f})",
+            flush=True,
+        )
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        extra = ""
+        if args.incremental:
+            extra = measure_runs(args, workdir, synthetic, project, warehouse)
         print(
             f"bench meters={args.meters} years={args.years} "
             f"raw_rows={synthetic.raw_rows} daily_rows={daily_rows} "
-            f"build_s={build_s:.1f} peak_rss_mb={peak_mb:.0f}",
+            f"build_s={build_s:.1f} peak_rss_mb={peak_mb:.0f} "
+            f"floor_s={floor_s:.1f}{extra}",
             flush=True,
         )
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> str:
+    """The rates and the hourly run against a local influxd (bench/whole_run.py);
+    returns their fields of the last line."""
+    from tests.fixtures_influx import start_influxd
+
+    server = start_influxd(workdir / "influxd")
+    try:
+        for database in (whole_run.RAW_DATABASE, whole_run.PROCESSED_DATABASE):
+            server.query(f'CREATE DATABASE "{database}"')
+        settings = whole_run.influx_settings(
+            synthetic.data_dir, server.url, TIBBER_HOME_ID=SYNTHETIC_TIBBER_HOME_ID
+        )
+        lines = whole_run.prepare_sample(settings, warehouse, AS_OF, args.load_points)
+        server_rate = whole_run.server_rate(server.url, lines)
+        print(
+            f"plain writer: points={len(lines)} points_per_s={server_rate:,.0f}",
+            flush=True,
+        )
+        del lines
+        load = whole_run.loader_rate(settings, warehouse, AS_OF)
+        print(
+            f"loader: points={load.points} seconds={load.seconds:.1f} "
+            f"(comparing {load.seconds - load.write_seconds:.1f}, "
+            f"sending {load.write_seconds:.1f}) "
+            f"points_per_s={load.per_second:,.0f} "
+            f"({load.per_second / server_rate:.0%} of the plain writer)",
+            flush=True,
+        )
+        hourly_s = 0.0
+        whole_run.release_dbt_warehouse()
+        for hour in (1, 2):
+            as_of = AS_OF + timedelta(hours=hour)
+            add_one_reading(synthetic.data_dir, warehouse, as_of)
+            hourly_s, output = whole_run.hourly_run(
+                synthetic.data_dir,
+                project,
+                server.url,
+                as_of,
+                SYNTHETIC_TIBBER_HOME_ID,
+            )
+            scope = next(
+                (
+                    line.strip()
+                    for line in output.splitlines()
+                    if line.strip().startswith(("incremental:", "full build"))
+                ),
+                "",
+            )
+            loaded = next(
+                (line.strip() for line in output.splitlines() if "loaded:" in line),
+                "",
+            )
+            stages = next(
+                (line.strip() for line in output.splitlines() if "time:" in line),
+                "",
+            )
+            print(
+                f"hourly run {hour}: seconds={hourly_s:.1f} "
+                f"({scope}; {loaded}; {stages})",
+                flush=True,
+            )
+    finally:
+        server.stop()
+    return (
+        f" hourly_run_s={hourly_s:.1f} load_points_per_s={load.per_second:.0f} "
+        f"server_points_per_s={server_rate:.0f}"
+    )
 
 
 def add_one_reading(data_dir: Path, warehouse: Path, as_of: datetime) -> None:

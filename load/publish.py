@@ -9,7 +9,10 @@ compares the marts with that table in DuckDB (one full outer join), then
    so a field can only be removed by deleting the point); one delete per
    measurement, meter and run of consecutive deleted points (a time range
    holding no point that stays);
-2. writes what is new or changed, in batches of about 5,000 lines.
+2. writes what is new or changed in batches (one request each, the lines
+   built from the rows in one pass): an eighth of the points, at least 5,000
+   and at most 50,000 lines, so a load is confirmed in steps and a big one
+   goes at the server's pace.
 
 The remembered state advances only after InfluxDB confirmed a delete or a
 batch, in the same order, so a run that is killed or fails midway is completed
@@ -31,20 +34,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from load.line_protocol import point_line
+from load.line_protocol import escape_key, escape_measurement
 from pipeline import influxdb, source
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5_000
+BATCH_SIZE = 50_000  # lines; at least MIN_BATCH_SIZE, an eighth of the load
+MIN_BATCH_SIZE = 5_000
 FIELDS = (
     "value",
     "consumption",
@@ -235,6 +240,8 @@ class LoadResult:
     points_deleted: int = 0
     per_measurement: dict[str, tuple[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
+    # Of which sending the new and changed points (and remembering them).
+    write_seconds: float = 0.0
 
     def count(self, measurement: str, written: int = 0, deleted: int = 0) -> None:
         old_written, old_deleted = self.per_measurement.get(measurement, (0, 0))
@@ -474,49 +481,136 @@ def _write(
     connection: duckdb.DuckDBPyConnection,
     target: influxdb.InfluxTarget,
     bucket: str,
-    batch_size: int,
+    batch_size: int | None,
     result: LoadResult,
     after_batch: Callable[[int], None] | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
+    """Batch after batch; while InfluxDB takes one, the next one's lines are
+    built. A batch is remembered once InfluxDB confirmed it, and the next is
+    sent only then, so the state never runs ahead of the bucket."""
     (total,) = connection.execute(
         "select count(*) from diff where is_wanted"
     ).fetchone() or (0,)
     columns = ", ".join(FIELDS)
-    for number, first in enumerate(range(1, total + 1, batch_size), start=1):
-        last = first + batch_size - 1
+    if batch_size is None:
+        batch_size = min(BATCH_SIZE, max(MIN_BATCH_SIZE, -(-total // 8)))
+
+    in_sql = _lines_in_sql(connection)
+
+    def prepare(first: int) -> tuple[list[str], dict[str, int]]:
+        if in_sql:
+            return _lines_sql(connection, first, first + batch_size - 1)
         rows = connection.execute(
             f"select measurement, meter_id, time_s, {columns} from diff "
             "where n between ? and ? order by n",
-            [first, last],
+            [first, first + batch_size - 1],
         ).fetchall()
-        lines = []
-        per_measurement: dict[str, int] = {}
-        for measurement, meter_id, time_s, *values in rows:
-            line = point_line(
-                measurement,
-                series_tags(measurement, meter_id),
-                dict(zip(FIELDS, values, strict=True)),
-                time_s,
-            )
-            if line is not None:
-                lines.append(line)
-                per_measurement[measurement] = per_measurement.get(measurement, 0) + 1
-        influxdb.write_lines(target, bucket, lines, precision="s")
-        _remember(connection, first, last)
-        for measurement, count in per_measurement.items():
-            result.count(measurement, written=count)
-        log.info(
-            "event=load.batch number=%d points=%d done=%d total=%d",
-            number,
-            len(lines),
-            min(last, total),
-            total,
+        return _lines(rows)
+
+    def send(lines: list[str]) -> None:
+        influxdb.write_lines(
+            target, bucket, lines, precision="s", batch_lines=max(len(lines), 1)
         )
-        if progress is not None:
-            progress(min(last, total), total)
-        if after_batch is not None:
-            after_batch(number)
+
+    starts = list(range(1, total + 1, batch_size))
+    if not starts:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load") as sender:
+        lines, per_measurement = prepare(starts[0])
+        for number, first in enumerate(starts, start=1):
+            sending = sender.submit(send, lines)
+            following = prepare(starts[number]) if number < len(starts) else None
+            sending.result()
+            last = first + batch_size - 1
+            _remember(connection, first, last)
+            for measurement, count in per_measurement.items():
+                result.count(measurement, written=count)
+            log.info(
+                "event=load.batch number=%d points=%d done=%d total=%d",
+                number,
+                len(lines),
+                min(last, total),
+                total,
+            )
+            if progress is not None:
+                progress(min(last, total), total)
+            if after_batch is not None:
+                after_batch(number)
+            if following is not None:
+                lines, per_measurement = following
+
+
+def _lines_in_sql(connection: duckdb.DuckDBPyConnection) -> bool:
+    """DuckDB can write the lines when no measurement or meter_id needs
+    escaping (a double cast to text is Python's repr of it, the shortest
+    text that reads back the same); otherwise `_lines` escapes or refuses."""
+    special = r"[,= \\\n\r\x1f]"  # \x1f: a series of several tags
+    (escaped,) = connection.execute(
+        "select count(*) from diff where is_wanted "
+        f"and regexp_matches(measurement || meter_id, '{special}')"
+    ).fetchone() or (0,)
+    return escaped == 0
+
+
+def _lines_sql(
+    connection: duckdb.DuckDBPyConnection, first: int, last: int
+) -> tuple[list[str], dict[str, int]]:
+    """The lines of batch [first, last] of `diff`, written by DuckDB exactly
+    as `_lines` writes them."""
+    fields = ", ".join(f"'{name}=' || ({name})::varchar" for name in FIELDS)
+    rows = connection.execute(
+        f"""
+        select measurement, line from (
+            select
+                n,
+                measurement,
+                concat_ws(',', {fields}) as fields,
+                measurement || ',meter_id=' || meter_id || ' ' || fields
+                    || ' ' || time_s::varchar as line
+            from diff
+            where n between ? and ?
+        )
+        where fields <> ''
+        order by n
+        """,
+        [first, last],
+    ).fetchall()
+    per_measurement: dict[str, int] = {}
+    for measurement, _ in rows:
+        per_measurement[measurement] = per_measurement.get(measurement, 0) + 1
+    return [line for _, line in rows], per_measurement
+
+
+def _lines(rows: list[tuple]) -> tuple[list[str], dict[str, int]]:
+    """The lines of diff rows (measurement, meter_id, time_s, *FIELDS) and
+    their count per measurement; as `point_line` writes them (a field that
+    is null is left out, a row without fields is no point), with the series
+    key escaped once per series. The fields are finite (see _finite)."""
+    field_keys = [f"{escape_key(name, 'field key')}=" for name in FIELDS]
+    heads: dict[tuple[str, str], str] = {}
+    lines: list[str] = []
+    per_measurement: dict[str, int] = {}
+    for measurement, meter_id, time_s, *values in rows:
+        fields = ",".join(
+            key + repr(float(value))
+            for key, value in zip(field_keys, values, strict=True)
+            if value is not None
+        )
+        if not fields:
+            continue
+        head = heads.get((measurement, meter_id))
+        if head is None:
+            tags = series_tags(measurement, meter_id)
+            head = heads[(measurement, meter_id)] = escape_measurement(
+                measurement
+            ) + "".join(
+                f",{escape_key(key, 'tag key')}={escape_key(value, 'tag value')}"
+                for key, value in tags.items()
+            )
+        lines.append(f"{head} {fields} {int(time_s)}")
+        per_measurement[measurement] = per_measurement.get(measurement, 0) + 1
+    return lines, per_measurement
 
 
 def _remember(connection: duckdb.DuckDBPyConnection, first: int, last: int) -> None:
@@ -552,14 +646,16 @@ def publish_marts(
     warehouse: Path,
     *,
     as_of: datetime | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     after_batch: Callable[[int], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Make INFLUX_BUCKET_PROCESSED agree with the marts; send only the changes.
 
     `as_of` (default: settings.as_of; None: no bound) leaves out points stamped
-    after it. `after_batch(number)` is called after each confirmed batch.
+    after it. `batch_size`: lines per request (default: an eighth of the
+    points, 5,000 to 50,000). `after_batch(number)` is called after each
+    confirmed batch.
     """
     started = time.monotonic()
     target = influxdb.InfluxTarget.from_settings(settings)
@@ -585,7 +681,9 @@ def publish_marts(
         )
         _diff(connection, as_of_s, marts)
         _delete(connection, target, bucket, _delete_ranges(connection), result)
+        writing = time.monotonic()
         _write(connection, target, bucket, batch_size, result, after_batch, progress)
+        result.write_seconds = time.monotonic() - writing
     finally:
         connection.close()
     result.seconds = time.monotonic() - started

@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         help="re-read everything from InfluxDB and Tibber and rebuild every "
         "model (default: only what is new or changed)",
     )
+    run_parser.add_argument(
+        "--full-tests",
+        action="store_true",
+        help="data tests on every row (default: on the rows an incremental "
+        "build rebuilt; a full build tests every row)",
+    )
     docs_parser = commands.add_parser(
         "docs",
         help="build and serve the dbt docs site",
@@ -120,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.run import render, run
 
             stage = "run"
-            summary = run(settings, full_refresh=args.full_refresh, settings_root=root)
+            summary = run(
+                settings,
+                full_refresh=args.full_refresh,
+                full_tests=args.full_tests,
+                settings_root=root,
+            )
             print(render(summary))
         elif args.command == "docs":
             from pipeline.docs import docs

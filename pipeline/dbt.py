@@ -141,12 +141,16 @@ def build(
     *,
     unit_tests: bool = False,
     full_refresh: bool = False,
+    full_tests: bool = False,
     progress=None,
 ) -> DbtOutcome:
     """Seeds, models and data tests (and the models' unit tests, which `make
     test` runs and a production run skips), incremental when the previous
-    build allows (pipeline.rebuild); raises DbtError on any failure."""
-    plan = rebuild.plan(settings, project, as_of, full_refresh=full_refresh)
+    build allows (pipeline.rebuild), its data tests then on the rebuilt rows
+    unless `full_tests`; raises DbtError on any failure."""
+    plan = rebuild.plan(
+        settings, project, as_of, full_refresh=full_refresh, full_tests=full_tests
+    )
     if plan.full_refresh:
         rebuild.mark_unfinished(settings)
     args = ["build", "--quiet", *plan.dbt_args]

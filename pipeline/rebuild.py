@@ -41,11 +41,21 @@ create table if not exists main.build_state (
     landing_files integer, last_landing_file varchar, built_at timestamptz
 )
 """
-FINGERPRINTED = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
 # The fingerprint a full build records before it starts: a full build that
 # does not finish (failed seed, failed model, killed) leaves it, and the next
 # build is full again, whatever the project then looks like (seeds reloaded).
 UNFINISHED = "unfinished full build"
+# Data tests that read nothing but the seeds (and views of them): an
+# incremental build, whose seeds and code did not change, need not repeat them.
+SEED_TESTS = ["path:models/staging/house", "path:tests/dbt/house"]
+FINGERPRINTED = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models",
+    "macros",
+    "seeds",
+    "tests/dbt",
+)
 
 
 @dataclass
@@ -58,30 +68,37 @@ class BuildPlan:
     landing_files: int
     last_landing_file: str
     rebuilt_meters: list[str]
+    full_tests: bool = False
 
     @property
     def dbt_args(self) -> list[str]:
         """A full build builds everything. An incremental one leaves out
         what only the code and the seeds define, both unchanged since the
-        previous build: the seeds and the views tagged static (their tests
-        still run)."""
+        previous build: the seeds and the views tagged static (the tests of
+        those built on the landing zone still run), and the data tests of
+        the house's description (SEED_TESTS) unless full_tests."""
         if self.full_refresh:
             return ["--full-refresh"]
+        excluded = ["tag:static"]
+        if not self.full_tests:
+            excluded += SEED_TESTS
         return [
             "--select",
             "resource_type:model resource_type:test resource_type:unit_test",
             "--exclude",
-            "tag:static",
+            " ".join(excluded),
             "--indirect-selection",
             "empty",
         ]
 
     def describe(self) -> str:
         if self.full_refresh:
-            return f"full build ({self.reason})"
+            return f"full build ({self.reason}); data tests on every row"
+        tested = "every row" if self.full_tests else "the rebuilt rows"
         return (
             f"incremental: {len(self.rebuilt_meters)} meters rebuilt from the "
-            "day their readings changed, the others from the last as_of's day"
+            "day their readings changed, the others from the last as_of's day; "
+            f"data tests on {tested}"
         )
 
 
@@ -141,6 +158,38 @@ def read_state(settings: Settings) -> BuildState | None:
 
 
 def plan(
+    settings: Settings,
+    project: Path,
+    as_of: datetime,
+    *,
+    full_refresh: bool = False,
+    full_tests: bool = False,
+) -> BuildPlan:
+    """The build's scope, written where the models and tests read it.
+    `full_tests`: the data tests of an incremental build read every row
+    (a full build's always do)."""
+    current = scope_plan(settings, project, as_of, full_refresh=full_refresh)
+    current.full_tests = full_tests or current.full_refresh
+    write_test_scope(settings, rebuilt_only=not current.full_tests)
+    return current
+
+
+def write_test_scope(settings: Settings, *, rebuilt_only: bool) -> None:
+    """main.rebuild_tests exists (one row) when the data tests read only the
+    rebuilt rows (macros/tested_rows.sql); absent, they read every row."""
+    if not rebuilt_only and not settings.warehouse.exists():
+        return
+    with duckdb.connect(str(settings.warehouse)) as db:
+        if rebuilt_only:
+            db.execute(
+                "create or replace table main.rebuild_tests as "
+                "select 'rebuilt' as tested_rows"
+            )
+        else:
+            db.execute("drop table if exists main.rebuild_tests")
+
+
+def scope_plan(
     settings: Settings, project: Path, as_of: datetime, *, full_refresh: bool = False
 ) -> BuildPlan:
     files = landing_files(settings)

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from extract import landing
-from pipeline import alerts, findings, logs, reported, source
+from pipeline import alerts, findings, logs, reported, source, unchanged
 from pipeline.console import Console, DbtProgress, number, plural
 from pipeline.dbt import DbtOutcome, build
 from pipeline.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
@@ -150,6 +150,7 @@ def run(
     settings: Settings,
     *,
     full_refresh: bool = False,
+    full_tests: bool = False,
     settings_root: Path = ROOT,
     console: Console | None = None,
 ) -> RunSummary:
@@ -179,6 +180,9 @@ def run(
             source.record(settings.data_dir, origin)
             extract(settings, as_of, full_refresh, summary)
         stage_line(summary, "extract", describe_extract(summary))
+        if not (full_refresh or full_tests) and skip_unchanged(settings, summary):
+            return summary
+        unchanged.forget(settings)
         with stage(summary, "dbt"):
             check_warehouse_free(settings)
             landing.write_run_context(settings.data_dir, as_of)
@@ -189,6 +193,7 @@ def run(
                     as_of,
                     project_dir(),
                     full_refresh=full_refresh,
+                    full_tests=full_tests,
                     progress=progress,
                 )
             source.record_in_warehouse(settings.warehouse, origin)
@@ -222,6 +227,7 @@ def run(
             reported.record_news(
                 settings.warehouse, settings.data_dir, datetime.now(UTC)
             )
+        unchanged.remember(settings, project_dir(), as_of, datetime.now(UTC))
     return summary
 
 
@@ -272,9 +278,10 @@ def describe_extract(summary: RunSummary) -> str:
 def describe_dbt(outcome: DbtOutcome | None, progress: DbtProgress) -> str:
     if outcome is None:
         return "nothing built"
-    scope = outcome.scope
+    scope, _, tested = outcome.scope.partition("; ")  # tested: which rows
     if outcome.meters_rebuilt is not None:
         scope = f"incremental, {plural(outcome.meters_rebuilt, 'meter')} rebuilt"
+        scope += f" ({tested})" if tested else ""
     text = (
         f"{scope}: {plural(outcome.models, 'model')}, "
         f"{plural(outcome.seeds, 'seed')}; data tests {outcome.tests_passed} "
@@ -286,6 +293,24 @@ def describe_dbt(outcome: DbtOutcome | None, progress: DbtProgress) -> str:
     for warning in outcome.warnings:
         text += f"; warning: {warning}"
     return text
+
+
+def skip_unchanged(settings: Settings, summary: RunSummary) -> bool:
+    """A retry of the last completed run (pipeline/unchanged.py): report its
+    anomalies, skip dbt and the load."""
+    previous = unchanged.previous_run(settings, project_dir(), summary.as_of)
+    if previous is None:
+        return False
+    count_anomalies(settings, summary)
+    summary.new_anomalies = []  # the completed run reported them
+    summary.last_news = reported.last_news(settings.warehouse, settings.data_dir)
+    say(
+        "[dbt] skipped: nothing changed since the run completed at "
+        f"{previous['completed_at']} (same landing files, project, settings "
+        "and as_of); nothing to load"
+    )
+    logs.event("skipped_unchanged", completed_at=previous["completed_at"])
+    return True
 
 
 def extract(

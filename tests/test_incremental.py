@@ -175,8 +175,13 @@ def test_incremental_build_killed_halfway_is_completed_by_the_next_run(
 def test_nothing_new_rebuilds_no_meter_and_as_of_moved_back_rebuilds_all(
     demo_data_dir: Path, demo_build: Path
 ) -> None:
-    again = run_at(demo_data_dir, "2026-11-27T10:00:00Z")
-    assert "[dbt] incremental, 0 meters rebuilt" in again
+    # --full-tests: a plain retry would skip dbt (pipeline/unchanged.py).
+    again = run_pipeline(
+        demo_data_dir, "run", "--full-tests", as_of="2026-11-27T10:00:00Z"
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[dbt] incremental, 0 meters rebuilt" in again.stdout
+    assert "data tests on every row" in again.stdout
     back = run_at(demo_data_dir, "2026-11-20T10:00:00Z")
     assert "full build (as_of moved back)" in back
 
@@ -203,4 +208,6 @@ def test_a_removed_landing_file_or_changed_settings_rebuild_everything(
     readings = sorted((demo_data_dir / "landing" / "readings").glob("2*.parquet"))
     readings[0].unlink()
     plan = rebuild.plan(settings, ROOT, as_of)
-    assert plan.describe() == "full build (landing files were removed or replaced)"
+    assert plan.describe() == (
+        "full build (landing files were removed or replaced); data tests on every row"
+    )

@@ -1,5 +1,6 @@
 """`make run` in demo mode, end to end: the summary it prints is the truth
-about what it built, and a second run with the same inputs does no new work."""
+about what it built, and a second run with the same inputs does no new work
+(with --full-tests, which a plain retry would skip: tests/test_unchanged_rerun.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     data_dir = tmp_path_factory.mktemp("demo-twice")
     first = run_pipeline(data_dir)
     assert first.returncode == 0, first.stderr
-    second = run_pipeline(data_dir)
+    second = run_pipeline(data_dir, "run", "--full-tests")
     assert second.returncode == 0, second.stderr
     return data_dir, first.stdout, second.stdout
 

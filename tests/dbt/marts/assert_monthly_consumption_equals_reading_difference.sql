@@ -3,11 +3,14 @@
 -- complete month of a physical or master meter.
 with months as (
     select * from {{ ref('meter_monthly_consumption') }}
-    where meter_type in ('physical', 'master') and not is_partial
+    where
+        meter_type in ('physical', 'master') and not is_partial
+        and {{ tested_rows('meter_id', 'month_start_at', 'month_start_at') }}
 ),
 
 readings as (
     select * from {{ ref('meter_monthly_readings') }}
+    where {{ tested_rows('meter_id', 'month_start_at', 'month_start_at') }}
 )
 
 select

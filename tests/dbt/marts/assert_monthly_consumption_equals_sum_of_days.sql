@@ -5,6 +5,7 @@ with days as (
         cast(date_trunc('month', day) as date) as month,
         sum(consumption) as consumption
     from {{ ref('meter_daily_consumption') }}
+    where {{ tested_rows('meter_id', 'day_start_at', 'month_start_at') }}
     group by meter_id, cast(date_trunc('month', day) as date)
 )
 
@@ -13,7 +14,10 @@ select
     months.month,
     months.consumption,
     days.consumption as sum_of_days
-from {{ ref('meter_monthly_consumption') }} as months
+from (
+    select * from {{ ref('meter_monthly_consumption') }}
+    where {{ tested_rows('meter_id', 'month_start_at', 'month_start_at') }}
+) as months
 full outer join days
     on months.meter_id = days.meter_id and months.month = days.month
 where

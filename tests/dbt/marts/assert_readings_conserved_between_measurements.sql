@@ -2,13 +2,15 @@
 -- gap filling produces lies between the surrounding readings (so nothing is
 -- invented or lost), a reading taken at a local midnight is honoured
 -- exactly, and a meter's daily consumption adds up to its last counter
--- value minus its first.
+-- value minus its first (an incremental build tests its rebuilt rows: from
+-- each meter's first rebuilt day on, which adds up the same way).
 with readings as (
     select * from {{ ref('int_readings_combined') }}
 ),
 
 daily as (
     select * from {{ ref('int_daily_readings_interpolated') }}
+    where {{ tested_rows('meter_id', 'reading_at') }}
 ),
 
 bounded as (
@@ -60,6 +62,7 @@ totals as (
         meter_id,
         sum(consumption) as consumption
     from {{ ref('int_daily_consumption_physical') }}
+    where {{ tested_rows('meter_id', 'day_start_at') }}
     group by meter_id
 ),
 

@@ -34,7 +34,11 @@ recomputed as (
         on
             components.component_meter_id = component_days.meter_id
             and virtual_days.day = component_days.day
-    where virtual_days.meter_type = 'virtual'
+    where
+        virtual_days.meter_type = 'virtual'
+        and {{ tested_rows(
+            'virtual_days.meter_id', 'virtual_days.day_start_at'
+        ) }}
     group by virtual_days.meter_id, virtual_days.day
 )
 

@@ -1,0 +1,94 @@
+{#-
+    Data tests of an incremental build test the rows it rebuilt.
+    pipeline/rebuild.py writes main.rebuild_tests (one row, 'rebuilt') before
+    an incremental build whose tests may be restricted; a full build, or a run
+    asking for all tests (`--full-tests`), removes it and every test reads
+    every row.
+    Generic tests: get_where_subquery (dbt's hook for the `where` config)
+    restricts the model a test reads to the rows `tested_rows` names, for
+    the models in `tested_columns`; any other model is read whole.
+    Singular tests call `tested_rows` themselves.
+    The rows: those the build rebuilt (macros/rebuild.sql), each start moved
+    back by `lookback_days`, so a test comparing a row with the one before
+    (non_decreasing, no_missing_days) also sees the last row kept from before.
+-#}
+
+{#- Per tested model: meter column, instant column (none: whole meters),
+    grain of the rebuild window, lookback in days. -#}
+{% macro tested_columns() -%}
+    {%- set day = 'day_start_at' -%}
+    {%- set month = 'month_start_at' -%}
+    {{ return({
+        'int_readings_classified': ['meter_id', none, day, 0],
+        'int_readings_cleaned': ['meter_id', none, day, 0],
+        'int_readings_combined': ['meter_id', none, day, 0],
+        'int_reading_segments': ['meter_id', none, day, 0],
+        'int_daily_readings_interpolated': ['meter_id', 'reading_at', day, 2],
+        'int_master_readings_combined': ['meter_id', 'reading_at', day, 2],
+        'int_daily_consumption_physical': ['meter_id', 'day_start_at', day, 2],
+        'int_daily_consumption_master': ['meter_id', 'day_start_at', day, 2],
+        'int_daily_consumption_virtual': ['meter_id', 'day_start_at', day, 2],
+        'meter_daily_readings': ['meter_id', 'day_start_at', day, 2],
+        'meter_daily_consumption': ['meter_id', 'day_start_at', day, 2],
+        'meter_anomalies': ['meter_id', 'day_start_at', day, 2],
+        'meter_monthly_readings': ['meter_id', 'month_start_at', month, 32],
+        'meter_monthly_consumption': ['meter_id', 'month_start_at', month, 32],
+        'electricity_daily_cost': [
+            none, 'day_start_at', 'cost_day_start_at', 2
+        ],
+    }) }}
+{%- endmacro %}
+
+{% macro testing_rebuilt_rows() -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set marker = adapter.get_relation(
+        database=target.database, schema='main', identifier='rebuild_tests'
+    ) -%}
+    {{ return(marker is not none) }}
+{%- endmacro %}
+
+{#- A condition: true for the rows the data tests read (all of them unless
+    this build tests its rebuilt rows only). -#}
+{% macro tested_rows(
+    meter_column, instant_column, window='day_start_at', lookback_days=0
+) -%}
+    {%- if testing_rebuilt_rows() -%}
+        {%- set scope = rebuild_scope() -%}
+        (
+        {%- if meter_column -%}
+            {{ meter_rows(
+                scope.rebuilt, meter_column, instant_column, window, lookback_days
+            ) }}
+        {%- else -%}
+            false
+        {%- endif -%}
+        {%- if instant_column %}
+            or {{ instant_column }} >= {{
+                instant_literal(scope.window[window], lookback_days)
+            }}
+        {%- endif -%}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set columns = tested_columns().get(relation.identifier) -%}
+    {%- if columns and testing_rebuilt_rows() -%}
+        {%- set restriction = tested_rows(*columns) -%}
+        {%- set where = '(' ~ where ~ ') and ' ~ restriction
+            if where else restriction -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
