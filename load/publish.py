@@ -74,6 +74,9 @@ FIELDS = (
 )
 # A series with several tags is kept as one key, its tag values joined by this.
 SERIES_SEPARATOR = "\x1f"
+# A field that differs from what was published by less than this share of its
+# value is the same value (see _diff).
+RELATIVE_NOISE = 1e-11
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 
@@ -366,7 +369,13 @@ def _diff(
 ) -> None:
     """Temp table `diff`: every point to write and/or delete, numbered."""
     new = ", ".join(f"d.{name}" for name in FIELDS)
-    changed = " or ".join(f"d.{name} is distinct from p.{name}" for name in FIELDS)
+    # Float noise is no change: a sum taken in another order (DuckDB sums in
+    # parallel) may differ in the last bits from what was published.
+    changed = " or ".join(
+        f"(d.{name} is distinct from p.{name} and coalesce(abs(d.{name} - p.{name})"
+        f" > {RELATIVE_NOISE} * greatest(abs(d.{name}), abs(p.{name})), true))"
+        for name in FIELDS
+    )
     lost_field = " or ".join(
         f"(p.{name} is not null and d.{name} is null)" for name in FIELDS
     )
