@@ -275,6 +275,30 @@ def test_unchanged_rerun_sends_no_point_to_the_server(
     assert server_point_set(influxd, influx_db) == expected_example()
 
 
+def test_float_noise_of_a_sum_is_no_change_but_a_real_change_is(
+    influxd: Any, influx_db: str, warehouse: Path, tmp_path: Path
+) -> None:
+    """A reading of 110.5 that comes back as 110.5 * (1 + 1e-14) (a sum taken
+    in another order) sends nothing; 110.5 * (1 + 1e-9) is a change."""
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+    publish_marts(settings, warehouse)
+
+    def set_reading(value: float) -> None:
+        with duckdb.connect(str(warehouse)) as connection:
+            connection.execute(
+                "update meter_daily_readings set reading = ? "
+                "where meter_id = 'strom' and day = '2024-03-31'",
+                [value],
+            )
+
+    set_reading(110.5 * (1 + 1e-14))
+    assert publish_marts(settings, warehouse).points_written == 0
+    set_reading(110.5 * (1 + 1e-9))
+    assert publish_marts(settings, warehouse).per_measurement[
+        "meter_interpolated_daily"
+    ] == (1, 0)
+
+
 def test_changed_month_start_reading_rewrites_its_days_and_months_only(
     influxd: Any, influx_db: str, warehouse: Path, tmp_path: Path
 ) -> None:
