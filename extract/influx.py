@@ -13,7 +13,7 @@ leaves the landing zone untouched.
 
 Reconciliation (extract/fingerprint.py): before that window, each landed
 meter's readings are compared with InfluxDB's by a per-meter fingerprint
-(count, sum and last value per measurement); a meter whose fingerprint
+(count and sum per measurement); a meter whose fingerprint
 differs (a reading deleted or corrected at any age) is read again in full.
 A landed reading that a read covering its instant no longer returns gets a
 tombstone (landing table readings_deleted). A meter without any reading left
