@@ -231,6 +231,7 @@ MARTS = (
         "month_start_at",
         {"amount_eur": "amount_eur"},
         tags={"flat_id": "flat_id", "cost_item": "cost_item"},
+        required=False,
     ),
 )
 TAGS = {mart.measurement: tuple(mart.tags) for mart in MARTS}

@@ -87,7 +87,8 @@ def test_open_shell_does_not_block_a_run_and_keeps_working(
         )
         old_snapshot = snapshot.stat().st_ino
 
-        run = run_pipeline(demo_data_dir)
+        # --full-tests: a plain retry of the demo build would skip dbt
+        run = run_pipeline(demo_data_dir, "run", "--full-tests")
 
         assert run.returncode == 0, run.stdout + run.stderr
         assert snapshot.stat().st_ino != old_snapshot  # replaced by a rename
@@ -115,7 +116,7 @@ def test_shell_opens_and_answers_while_a_run_writes_the_warehouse(
     demo_data_dir: Path,
 ) -> None:
     warehouse = str(demo_data_dir / "warehouse.duckdb")
-    run = start_pipeline(demo_data_dir, "run")
+    run = start_pipeline(demo_data_dir, "run", "--full-tests")  # not a retry
     try:
         # wait (no clock) until the run's dbt build has the warehouse open:
         # the extract's line comes just before the build starts

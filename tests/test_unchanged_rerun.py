@@ -16,7 +16,7 @@ from pipeline import rebuild, unchanged
 from pipeline.settings import load_settings, parse_as_of
 from tests.fixtures_demo import DEMO_AS_OF, ROOT, demo_environment, run_pipeline
 
-SKIPPED = "dbt and the load skipped"
+SKIPPED = "[dbt] skipped: nothing changed since the run completed"
 AS_OF = parse_as_of(DEMO_AS_OF, "Europe/Berlin")
 
 
@@ -30,17 +30,21 @@ def test_a_retry_skips_dbt_and_reports_the_last_build(demo_data_dir: Path) -> No
     results_before = results.stat().st_mtime_ns
     snapshot = demo_data_dir / "snapshot" / "warehouse.duckdb"
     with duckdb.connect(str(snapshot), read_only=True) as db:
-        anomalies = db.execute("select count(*) from meter_anomalies").fetchone()[0]
+        anomalies = db.execute(
+            "select (select count(*) from meter_anomalies)"
+            " + (select count(*) from meter_interval_anomalies)"
+        ).fetchone()[0]
 
     retry = run_pipeline(demo_data_dir)
 
     assert retry.returncode == 0, retry.stdout + retry.stderr
     assert SKIPPED in retry.stdout
-    assert "[dbt]" not in retry.stdout
+    assert "[dbt] full build" not in retry.stdout
+    assert "[dbt] incremental" not in retry.stdout
     assert results.stat().st_mtime_ns == results_before  # dbt never started
-    assert f"anomalies: {anomalies} (0 new)" in retry.stdout
+    assert f"; {anomalies} anomalies, none new" in retry.stdout
     assert anomalies > 0
-    assert "demo_readings=0, demo_tibber_hours=0" in retry.stdout
+    assert "demo history: 0 readings and 0 Tibber hours new" in retry.stdout
 
 
 def test_a_new_landing_file_is_built(demo_data_dir: Path) -> None:
@@ -66,7 +70,7 @@ def test_a_new_landing_file_is_built(demo_data_dir: Path) -> None:
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert SKIPPED not in run.stdout
-    assert "incremental: " in run.stdout
+    assert "[dbt] incremental, " in run.stdout
     # ... and the run that did the work is the one a retry repeats.
     assert unchanged.previous_run(settings_of(demo_data_dir), ROOT, AS_OF)
 
