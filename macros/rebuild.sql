@@ -88,25 +88,34 @@
     ({{ parts | join(' or ') if parts else 'false' }})
 {%- endmacro %}
 
+{#- The rows of the rebuild scope: the rebuilt meters from their day on, and
+    every meter from the window's start on (used by `rebuilt` and by the data
+    tests' `tested_rows`). -#}
+{% macro rebuilt_condition(
+    meter_column, instant_column, window='day_start_at', lookback_days=0
+) -%}
+    {%- set scope = rebuild_scope() -%}
+    (
+    {%- if meter_column -%}
+        {{ meter_rows(
+            scope.rebuilt, meter_column, instant_column, window, lookback_days
+        ) }}
+    {%- else -%}
+        false
+    {%- endif -%}
+    {%- if instant_column %}
+        or {{ instant_column }} >= {{
+            instant_literal(scope.window[window], lookback_days)
+        }}
+    {%- endif -%}
+    )
+{%- endmacro %}
+
 {% macro rebuilt(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
     {%- if rebuilding_incrementally() -%}
-        {%- set scope = rebuild_scope() -%}
-        (
-        {%- if meter_column -%}
-            {{ meter_rows(
-                scope.rebuilt, meter_column, instant_column, window, lookback_days
-            ) }}
-        {%- else -%}
-            false
-        {%- endif -%}
-        {%- if instant_column %}
-            or {{ instant_column }} >= {{
-                instant_literal(scope.window[window], lookback_days)
-            }}
-        {%- endif -%}
-        )
+        {{- rebuilt_condition(meter_column, instant_column, window, lookback_days) -}}
     {%- else -%}
         true
     {%- endif -%}

@@ -55,21 +55,7 @@
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
     {%- if testing_rebuilt_rows() -%}
-        {%- set scope = rebuild_scope() -%}
-        (
-        {%- if meter_column -%}
-            {{ meter_rows(
-                scope.rebuilt, meter_column, instant_column, window, lookback_days
-            ) }}
-        {%- else -%}
-            false
-        {%- endif -%}
-        {%- if instant_column %}
-            or {{ instant_column }} >= {{
-                instant_literal(scope.window[window], lookback_days)
-            }}
-        {%- endif -%}
-        )
+        {{- rebuilt_condition(meter_column, instant_column, window, lookback_days) -}}
     {%- else -%}
         true
     {%- endif -%}
