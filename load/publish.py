@@ -79,6 +79,8 @@ SERIES_SEPARATOR = "\x1f"
 RELATIVE_NOISE = 1e-11
 STATE_SCHEMA = "load_state"
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
+# What the builds since the last complete load may have changed (note_build).
+SCOPE_TABLE = f"{STATE_SCHEMA}.unpublished_scope"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class Mart:
     `rows` (default: the table itself) is the SQL of the rows to publish;
     `tags` maps each tag to the SQL of its value. An optional mart that is absent
     from the warehouse is not published (and its points are deleted).
+    `rebuilt_by`: the grain (day_start_at or month_start_at) by which an
+    incremental build replaces the mart's rows of a meter (macros/rebuild.sql),
+    so a load after it compares only those rows; None: the whole mart.
     """
 
     measurement: str
@@ -97,6 +102,7 @@ class Mart:
     tags: dict[str, str] = field(default_factory=lambda: {"meter_id": "meter_id"})
     rows: str = ""
     required: bool = True
+    rebuilt_by: str | None = None
 
     @property
     def series_sql(self) -> str:
@@ -135,12 +141,14 @@ MARTS = (
         "meter_daily_readings",
         "day_start_at",
         {"value": "reading", "is_estimated": "is_estimated"},
+        rebuilt_by="day_start_at",
     ),
     Mart(
         "meter_interpolated_monthly",
         "meter_monthly_readings",
         "month_start_at",
         {"value": "reading", "is_estimated": "is_estimated"},
+        rebuilt_by="month_start_at",
     ),
     Mart(
         "meter_consumption_daily",
@@ -151,6 +159,7 @@ MARTS = (
             "is_estimated": "is_estimated",
             "is_partial": "is_partial",
         },
+        rebuilt_by="day_start_at",
     ),
     Mart(
         "meter_consumption",
@@ -161,12 +170,14 @@ MARTS = (
             "is_estimated": "is_estimated",
             "is_partial": "is_partial",
         },
+        rebuilt_by="month_start_at",
     ),
     Mart(
         "meter_anomaly",
         "meter_anomalies",
         "day_start_at",
         {"consumption": "consumption", "expected": "expected", "ratio": "ratio"},
+        rebuilt_by="day_start_at",
     ),
     Mart(
         "meter_interval_anomaly",
@@ -262,8 +273,51 @@ def _finite(expression: str) -> str:
     return f"case when isfinite({value}) then {value} end"
 
 
-def _desired_sql(as_of_s: int | None, marts: tuple[Mart, ...] = MARTS) -> str:
-    """Every point the marts hold, in one shape; non-finite fields are null."""
+@dataclass(frozen=True)
+class Scope:
+    """The rows the builds since the last complete load may have changed: of
+    every meter from `day` (months: from `month`) on, and of the `meters`
+    (meter_id, day, month) from their own day and month (None: all rows)."""
+
+    day: datetime
+    month: datetime
+    meters: tuple[tuple[str, datetime | None, datetime | None], ...]
+
+    def condition(self, grain: str, meter: str, time: str, literal) -> str:
+        """SQL: a row of this scope at `grain` (day_start_at or
+        month_start_at); `literal` writes an instant as the `time` column's
+        type."""
+        at = 1 if grain == "day_start_at" else 2
+        start = self.day if at == 1 else self.month
+        whole = [_quoted(row[0]) for row in self.meters if row[at] is None]
+        parts = [
+            f"({meter} = {_quoted(row[0])} and {time} >= {literal(row[at])})"
+            for row in self.meters
+            if row[at] is not None
+        ]
+        if whole:
+            parts.append(f"{meter} in ({', '.join(whole)})")
+        return f"({time} >= {literal(start)} or {' or '.join(parts or ['false'])})"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _timestamp(instant: datetime) -> str:
+    return f"timestamptz '{instant.isoformat()}'"
+
+
+def _epoch(instant: datetime) -> str:
+    return str(int(instant.timestamp()))
+
+
+def _desired_sql(
+    as_of_s: int | None, marts: tuple[Mart, ...] = MARTS, scope: Scope | None = None
+) -> str:
+    """Every point the marts hold (with a scope: the rows it names of the
+    marts rebuilt by meter, and every row of the others), in one shape;
+    non-finite fields are null."""
     selects = []
     for mart in marts:
         columns = ", ".join(
@@ -271,7 +325,7 @@ def _desired_sql(as_of_s: int | None, marts: tuple[Mart, ...] = MARTS) -> str:
             f" as {name}"
             for name in FIELDS
         )
-        selects.append(
+        select = (
             f"select '{mart.measurement}' as measurement, "
             f"{mart.series_sql} as meter_id, "
             f"(epoch_ms({mart.time_column}) // 1000)::bigint as time_s, {columns} "
@@ -279,12 +333,122 @@ def _desired_sql(as_of_s: int | None, marts: tuple[Mart, ...] = MARTS) -> str:
             f"where {mart.series_sql} is not null "
             f"and {mart.time_column} is not null"
         )
+        if scope is not None and mart.rebuilt_by:
+            select += " and " + scope.condition(
+                mart.rebuilt_by, "meter_id", mart.time_column, _timestamp
+            )
+        selects.append(select)
     any_field = " or ".join(f"{name} is not null" for name in FIELDS)
     bound = "" if as_of_s is None else f" and time_s <= {int(as_of_s)}"
     return (
         "select * from (\n"
         + "\nunion all\n".join(selects)
         + f"\n) as points where ({any_field}){bound}"
+    )
+
+
+def _published_sql(scope: Scope | None) -> str:
+    """The published points that `_desired_sql` with `scope` compares with."""
+    if scope is None:
+        return STATE_TABLE
+    whole = [_quoted(m.measurement) for m in MARTS if not m.rebuilt_by]
+    conditions = [f"measurement in ({', '.join(whole)})"]
+    for grain in ("day_start_at", "month_start_at"):
+        names = [_quoted(m.measurement) for m in MARTS if m.rebuilt_by == grain]
+        conditions.append(
+            f"(measurement in ({', '.join(names)}) and "
+            f"{scope.condition(grain, 'meter_id', 'time_s', _epoch)})"
+        )
+    return f"(select * from {STATE_TABLE} where {' or '.join(conditions)})"
+
+
+def read_scope(connection: duckdb.DuckDBPyConnection) -> Scope | None:
+    """What the load must compare: None (everything) unless every build
+    since the last complete load noted its scope (note_build), the last
+    build incremental."""
+    known = {
+        f"{schema}.{name}"
+        for schema, name in connection.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    if not {"main.build_state", SCOPE_TABLE} <= known:
+        return None
+    rows = connection.execute(
+        f"select kind, meter_id, day_start_at, month_start_at from {SCOPE_TABLE} "
+        "order by kind, meter_id"
+    ).fetchall()
+    if any(kind == "everything" for kind, *_ in rows):
+        return None
+    window = [(day, month) for kind, _, day, month in rows if kind == "window"]
+    far = datetime.max.replace(tzinfo=UTC)  # nothing rebuilt from the window
+    return Scope(
+        day=min((day for day, _ in window), default=far),
+        month=min((month for _, month in window), default=far),
+        meters=tuple(
+            (meter, day, month) for kind, meter, day, month in rows if kind == "meter"
+        ),
+    )
+
+
+def note_build(connection: duckdb.DuckDBPyConnection, *, everything: bool) -> None:
+    """After a build that recorded its state (pipeline/rebuild.py): add what
+    it may have changed to what the next load compares. A full build changes
+    everything; an incremental one the scope it read (main.rebuild_window
+    and the rebuilt meters of main.rebuild_meters). Without the table the
+    next load compares everything anyway."""
+    ensure_state(connection)
+    if everything:
+        _create_scope(connection)
+        connection.execute(
+            f"insert into {SCOPE_TABLE} values ('everything', null, null, null)"
+        )
+        return
+    if not _scope_exists(connection):
+        return
+    connection.execute(
+        f"""
+        create or replace table {SCOPE_TABLE} as
+        select
+            kind,
+            meter_id,
+            if(bool_or(day_start_at is null), null, min(day_start_at))
+                as day_start_at,
+            if(bool_or(month_start_at is null), null, min(month_start_at))
+                as month_start_at
+        from (
+            select * from {SCOPE_TABLE}
+            union all
+            select
+                'window', null, day_start_at::timestamptz,
+                month_start_at::timestamptz
+            from main.rebuild_window
+            union all
+            select
+                'meter', meter_id, day_start_at::timestamptz,
+                month_start_at::timestamptz
+            from main.rebuild_meters
+            where kind = 'rebuilt'
+        ) as scopes
+        group by kind, meter_id
+        """
+    )
+
+
+def _scope_exists(connection: duckdb.DuckDBPyConnection) -> bool:
+    (found,) = connection.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = ? and table_name = ?",
+        SCOPE_TABLE.split("."),
+    ).fetchone() or (0,)
+    return bool(found)
+
+
+def _create_scope(connection: duckdb.DuckDBPyConnection) -> None:
+    """An empty scope: the published points agree with the marts."""
+    connection.execute(
+        f"create or replace table {SCOPE_TABLE} (kind varchar, meter_id varchar, "
+        "day_start_at timestamptz, month_start_at timestamptz)"
     )
 
 
@@ -319,6 +483,7 @@ def clear_state(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"delete from {STATE_TABLE}")
     connection.execute(f"delete from {STATE_SCHEMA}.published_target")
     connection.execute(f"delete from {STATE_SCHEMA}.published_source")
+    connection.execute(f"drop table if exists {SCOPE_TABLE}")
 
 
 def _target_key(target: influxdb.InfluxTarget, bucket: str) -> str:
@@ -337,6 +502,7 @@ def _adopt_target(connection: duckdb.DuckDBPyConnection, key: str) -> None:
     connection.execute(f"delete from {STATE_TABLE}")
     connection.execute(f"delete from {STATE_SCHEMA}.published_target")
     connection.execute(f"delete from {STATE_SCHEMA}.published_source")
+    connection.execute(f"drop table if exists {SCOPE_TABLE}")
     connection.execute(f"insert into {STATE_SCHEMA}.published_target values (?)", [key])
     connection.execute("commit")
 
@@ -367,8 +533,10 @@ def _diff(
     connection: duckdb.DuckDBPyConnection,
     as_of_s: int | None,
     marts: tuple[Mart, ...] = MARTS,
+    scope: Scope | None = None,
 ) -> None:
-    """Temp table `diff`: every point to write and/or delete, numbered."""
+    """Temp table `diff`: every point to write and/or delete, numbered; with
+    a scope, of the rows it names (the others are unchanged)."""
     new = ", ".join(f"d.{name}" for name in FIELDS)
     # Float noise is no change: a sum taken in another order (DuckDB sums in
     # parallel) may differ in the last bits from what was published.
@@ -383,7 +551,7 @@ def _diff(
     connection.execute(
         f"""
         create or replace temp table diff as
-        with desired as ({_desired_sql(as_of_s, marts)}),
+        with desired as ({_desired_sql(as_of_s, marts, scope)}),
         compared as (
             select
                 coalesce(d.measurement, p.measurement) as measurement,
@@ -395,7 +563,7 @@ def _diff(
                 p.measurement is not null
                     and (d.measurement is null or {lost_field}) as is_deleted
             from desired as d
-            full outer join {STATE_TABLE} as p
+            full outer join {_published_sql(scope)} as p
                 on d.measurement = p.measurement
                 and d.meter_id = p.meter_id
                 and d.time_s = p.time_s
@@ -689,11 +857,12 @@ def publish_marts(
         connection.execute(
             "set variable tibber_meter_id = ?", [settings.tibber_meter_id]
         )
-        _diff(connection, as_of_s, marts)
+        _diff(connection, as_of_s, marts, read_scope(connection))
         _delete(connection, target, bucket, _delete_ranges(connection), result)
         writing = time.monotonic()
         _write(connection, target, bucket, batch_size, result, after_batch, progress)
         result.write_seconds = time.monotonic() - writing
+        _create_scope(connection)  # the bucket agrees with the marts
     finally:
         connection.close()
     result.seconds = time.monotonic() - started

@@ -175,13 +175,17 @@ def _vanished_runs(
         connection.register("state", state)
         rows = connection.execute(
             """
-            with published as (
-                select time_s, not exists (
-                    select 1 from landing_hours as h
-                    where h.home_id = ?
-                        and (epoch_ms(h.hour_start_at) // 1000)::bigint = s.time_s
-                ) as is_gone
+            with landed as (
+                select distinct (epoch_ms(hour_start_at) // 1000)::bigint as time_s
+                from landing_hours
+                where home_id = ?
+            ),
+            -- A join, not a correlated subquery: that one compared every
+            -- published hour with every landed one.
+            published as (
+                select s.time_s, l.time_s is null as is_gone
                 from state as s
+                left join landed as l on s.time_s = l.time_s
                 where s.target = ? and s.entity_id = ?
             ),
             numbered as (

@@ -469,8 +469,12 @@ def mark_unfinished(settings: Settings) -> None:
 
 
 def record(settings: Settings, current: BuildPlan) -> None:
-    """After a build whose models all succeeded: the next one starts here."""
+    """After a build whose models all succeeded: the next one starts here,
+    and the next load compares what this one rebuilt (load/publish.py)."""
+    from load.publish import note_build
+
     with duckdb.connect(str(settings.warehouse)) as db:
+        note_build(db, everything=current.full_refresh)
         db.execute(STATE_DDL)
         db.execute("delete from main.build_state")
         db.execute(
