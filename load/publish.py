@@ -283,12 +283,15 @@ class Scope:
     month: datetime
     meters: tuple[tuple[str, datetime | None, datetime | None], ...]
 
-    def condition(self, grain: str, meter: str, time: str, literal) -> str:
-        """SQL: a row of this scope at `grain` (day_start_at or
-        month_start_at); `literal` writes an instant as the `time` column's
-        type."""
+    def conditions(self, grain: str, meter: str, time: str, literal) -> list[str]:
+        """SQL: the rows of this scope at `grain` (day_start_at or
+        month_start_at), as disjoint conditions that DuckDB can push into
+        its scans (each read apart, as macros/rebuild.sql reads them);
+        `literal` writes an instant as the `time` column's type."""
         at = 1 if grain == "day_start_at" else 2
-        start = self.day if at == 1 else self.month
+        start = literal(self.day if at == 1 else self.month)
+        if not self.meters:
+            return [f"{time} >= {start}"]
         whole = [_quoted(row[0]) for row in self.meters if row[at] is None]
         parts = [
             f"({meter} = {_quoted(row[0])} and {time} >= {literal(row[at])})"
@@ -297,7 +300,11 @@ class Scope:
         ]
         if whole:
             parts.append(f"{meter} in ({', '.join(whole)})")
-        return f"({time} >= {literal(start)} or {' or '.join(parts or ['false'])})"
+        named = ", ".join(_quoted(row[0]) for row in self.meters)
+        return [
+            f"{time} >= {start}",
+            f"{time} < {start} and {meter} in ({named}) and ({' or '.join(parts)})",
+        ]
 
 
 def _quoted(text: str) -> str:
@@ -333,11 +340,13 @@ def _desired_sql(
             f"where {mart.series_sql} is not null "
             f"and {mart.time_column} is not null"
         )
-        if scope is not None and mart.rebuilt_by:
-            select += " and " + scope.condition(
-                mart.rebuilt_by, "meter_id", mart.time_column, _timestamp
-            )
-        selects.append(select)
+        if scope is None or not mart.rebuilt_by:
+            selects.append(select)
+            continue
+        for condition in scope.conditions(
+            mart.rebuilt_by, "meter_id", mart.time_column, _timestamp
+        ):
+            selects.append(f"{select} and {condition}")
     any_field = " or ".join(f"{name} is not null" for name in FIELDS)
     bound = "" if as_of_s is None else f" and time_s <= {int(as_of_s)}"
     return (
@@ -351,15 +360,18 @@ def _published_sql(scope: Scope | None) -> str:
     """The published points that `_desired_sql` with `scope` compares with."""
     if scope is None:
         return STATE_TABLE
-    whole = [_quoted(m.measurement) for m in MARTS if not m.rebuilt_by]
-    conditions = [f"measurement in ({', '.join(whole)})"]
+    whole = ", ".join(_quoted(m.measurement) for m in MARTS if not m.rebuilt_by)
+    selects = [f"select * from {STATE_TABLE} where measurement in ({whole})"]
     for grain in ("day_start_at", "month_start_at"):
-        names = [_quoted(m.measurement) for m in MARTS if m.rebuilt_by == grain]
-        conditions.append(
-            f"(measurement in ({', '.join(names)}) and "
-            f"{scope.condition(grain, 'meter_id', 'time_s', _epoch)})"
+        names = ", ".join(
+            _quoted(m.measurement) for m in MARTS if m.rebuilt_by == grain
         )
-    return f"(select * from {STATE_TABLE} where {' or '.join(conditions)})"
+        selects += [
+            f"select * from {STATE_TABLE} where measurement in ({names}) "
+            f"and {condition}"
+            for condition in scope.conditions(grain, "meter_id", "time_s", _epoch)
+        ]
+    return "(" + "\nunion all\n".join(selects) + ")"
 
 
 def read_scope(connection: duckdb.DuckDBPyConnection) -> Scope | None:
