@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -43,6 +43,7 @@ from core.influxdb import (
     iter_influxql,
     rfc3339,
 )
+from core.settings import Settings
 from extract import fingerprint
 
 log = logging.getLogger(__name__)
@@ -56,16 +57,6 @@ DOMAIN = fingerprint.DOMAIN
 IDS_PER_QUERY = 200
 UTC_US = pa.timestamp("us", tz="UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class _SettingsLike(Protocol):
-    data_dir: Path
-    influx_url: str | None
-    influx_api_version: int
-    influx_token: str | None
-    influx_org: str | None
-    influx_bucket_raw: str
-    influx_bucket_processed: str
 
 
 @dataclass(frozen=True)
@@ -404,7 +395,7 @@ def _issues(
 
 
 def extract_readings(
-    settings: _SettingsLike,
+    settings: Settings,
     meter_units: dict[str, str],
     *,
     full_refresh: bool = False,
