@@ -49,10 +49,7 @@ from extract import fingerprint
 log = logging.getLogger(__name__)
 
 TABLE = "readings"
-KEY = ["meter_id", "measured_at"]
 ISSUES = "reading_issues"
-ISSUE_KEY = ["meter_id", "measured_at", "issue", "unit", "value"]
-VALUES = ["value", "unit"]
 DOMAIN = fingerprint.DOMAIN
 IDS_PER_QUERY = 200
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -449,12 +446,12 @@ def extract_readings(
 
     rows, dropped = _deduplicated(points.table(), meter_units, extracted_at)
     duplicates = dropped.num_rows
-    changed = landing.new_or_changed(data_dir, TABLE, KEY, VALUES, rows)
+    changed = landing.new_or_changed(data_dir, TABLE, rows)
     issues = _issues(points.unparseable_values, dropped, extracted_at)
     landing.append(
         data_dir,
         ISSUES,
-        landing.new_or_changed(data_dir, ISSUES, ISSUE_KEY, ["issue"], issues),
+        landing.new_or_changed(data_dir, ISSUES, issues),
     )
     gone = fingerprint.vanished(
         data_dir,

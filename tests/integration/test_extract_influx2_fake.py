@@ -140,7 +140,7 @@ def test_extract_lands_rows_of_several_tables_and_counts_bad_values(
 
     result = extract_readings(settings, METERS, extracted_at=RUN)
 
-    table = landing.current(settings.data_dir, "readings", ["meter_id", "measured_at"])
+    table = landing.current(settings.data_dir, "readings")
     rows = {
         (r["meter_id"], r["measured_at"]): (r["value"], r["unit"])
         for r in table.to_pylist()
@@ -156,9 +156,9 @@ def test_extract_lands_rows_of_several_tables_and_counts_bad_values(
     }
     # 6 values in the CSV; "unavailable" is not a number: a reading issue
     assert (result.points_read, result.unparseable_values) == (6, 1)
-    issues = landing.current(
-        settings.data_dir, "reading_issues", ["meter_id", "measured_at", "issue"]
-    ).drop_columns(["extracted_at"])
+    issues = landing.current(settings.data_dir, "reading_issues").drop_columns(
+        ["extracted_at"]
+    )
     assert issues.to_pylist() == [
         {
             "meter_id": "eg_strom",
@@ -461,9 +461,7 @@ def test_fingerprint_flux_finds_old_deletions_and_corrections(
     assert (result.rows_written, result.rows_deleted) == (1, 1)
     rows = {
         (r["meter_id"], r["measured_at"]): r["value"]
-        for r in landing.current(
-            settings.data_dir, "readings", ["meter_id", "measured_at"]
-        ).to_pylist()
+        for r in landing.current(settings.data_dir, "readings").to_pylist()
     }
     assert rows == {
         ("eg_strom", day(1)): 100.0,

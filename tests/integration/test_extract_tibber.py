@@ -37,7 +37,6 @@ from tests.support.tibber_server import (
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)
 START = datetime(2024, 1, 1, tzinfo=UTC)
-KEY = ["home_id", "hour_start_at"]
 
 
 class Sleeps(list[float]):
@@ -80,7 +79,7 @@ def run(
 
 
 def stored(settings: Settings) -> dict[tuple[str, datetime], dict]:
-    table = landing.current(settings.data_dir, "tibber_hours", KEY)
+    table = landing.current(settings.data_dir, "tibber_hours")
     return {(r["home_id"], r["hour_start_at"]): r for r in table.to_pylist()}
 
 

@@ -110,8 +110,8 @@ def make_house_history(work: Path, as_of: str = AS_OF) -> HouseHistory:
     """The demo house's readings and Tibber hours before `as_of`."""
     instant = parse_as_of(as_of, "Europe/Berlin")
     write_demo_history(work, instant, "Europe/Berlin", ROOT / "seeds")
-    readings = landing.current(work, "readings", ["meter_id", "measured_at"])
-    hours = landing.current(work, "tibber_hours", ["home_id", "hour_start_at"])
+    readings = landing.current(work, "readings")
+    hours = landing.current(work, "tibber_hours")
     homes = set(hours.column("home_id").to_pylist())
     assert len(homes) == 1, homes
     return HouseHistory(
@@ -245,13 +245,9 @@ def kill_hard(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str
 
 def landing_rows(data_dir: Path) -> dict[str, set[tuple[Any, ...]]]:
     """Current landing rows per table, without extracted_at (the run's clock)."""
-    tables = {
-        "readings": ["meter_id", "measured_at"],
-        "tibber_hours": ["home_id", "hour_start_at"],
-    }
     result = {}
-    for table, key in tables.items():
-        current = landing.current(data_dir, table, key).drop_columns(["extracted_at"])
+    for table in ("readings", "tibber_hours"):
+        current = landing.current(data_dir, table).drop_columns(["extracted_at"])
         result[table] = {tuple(row.values()) for row in current.to_pylist()}
     return result
 
