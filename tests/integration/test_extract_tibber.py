@@ -355,35 +355,77 @@ def test_refused_token_names_the_setting_and_never_shows_the_token(
     assert tibber_server.log[0].authorized is False
 
 
-def test_http_401_is_a_refused_token(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+@pytest.mark.parametrize(
+    ("answer", "times", "timeout_s", "requests_made", "parts"),
+    [
+        # 401: the token is wrong; not retried
+        ("401", 1, 5.0, 1, [TOKEN_REFUSED]),
+        # a body that is not JSON: not retried, and none of it in the message
+        ("garbage", 1, 5.0, 1, ["not GraphQL JSON"]),
+        # no answer within 0.3 s, twice: both of the 2 attempts spent
+        ("hang", 2, 0.3, 2, ["failed 2 times", "no answer within 0.3 s"]),
+    ],
+)
+def test_a_failed_request_fails_in_one_line_and_writes_nothing(
+    tibber_server: TibberServer,
+    tmp_path: Path,
+    sleeps: Sleeps,
+    answer: str,
+    times: int,
+    timeout_s: float,
+    requests_made: int,
+    parts: list[str],
 ) -> None:
     tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("401")
+    tibber_server.fail_next(answer, times)
     settings = settings_for(tibber_server, tmp_path)
+    policy = TibberPolicy(
+        timeout_s=timeout_s, attempts=2, base_delay_s=0.01, sleep=sleeps
+    )
 
     with pytest.raises(TibberError) as error:
         run(settings, policy, now=START)
 
-    assert one_line(error) == TOKEN_REFUSED
-    assert tibber_server.request_count == 1
+    message = one_line(error)
+    assert [part for part in parts if part not in message] == []
+    assert "<html>" not in message
+    assert tibber_server.request_count == requests_made
+    assert data_files(settings) == []
 
 
-def test_429_and_500_are_retried_with_growing_delays_then_succeed(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy, sleeps: Sleeps
+@pytest.mark.parametrize(
+    ("failures", "timeout_s", "delays"),
+    [
+        # base 0.01 s: retry 1 waits in [0.005, 0.01], retry 2 in [0.01, 0.02]
+        (["429", "500"], 5.0, [(0.005, 0.01), (0.01, 0.02)]),
+        # no answer within 0.3 s: a timeout is retried like a 5xx
+        (["hang"], 0.3, [(0.005, 0.01)]),
+    ],
+)
+def test_429_500_and_timeouts_are_retried_with_growing_delays_then_succeed(
+    tibber_server: TibberServer,
+    tmp_path: Path,
+    sleeps: Sleeps,
+    failures: list[str],
+    timeout_s: float,
+    delays: list[tuple[float, float]],
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 100)
-    tibber_server.fail_next("429")
-    tibber_server.fail_next("500")
+    tibber_server.homes["home-a"] = hourly_series(START, 10)
+    for failure in failures:
+        tibber_server.fail_next(failure)
     settings = settings_for(tibber_server, tmp_path)
+    policy = TibberPolicy(
+        timeout_s=timeout_s, attempts=4, base_delay_s=0.01, sleep=sleeps
+    )
 
-    result = run(settings, policy, now=START + 100 * HOUR)
+    result = run(settings, policy, now=START + 10 * HOUR)
 
-    assert (result.requests, result.rows_written) == (3, 100)
-    assert [r.answer for r in tibber_server.log] == ["429", "500", "graphql"]
-    # base 0.01 s: retry 1 waits in [0.005, 0.01], retry 2 in [0.01, 0.02].
-    assert len(sleeps) == 2
-    assert 0.005 <= sleeps[0] <= 0.01 and 0.01 <= sleeps[1] <= 0.02
+    # one request per failure, then the one that is answered: 10 hours
+    assert (result.requests, result.rows_written) == (len(failures) + 1, 10)
+    assert [r.answer for r in tibber_server.log] == [*failures, "graphql"]
+    assert len(sleeps) == len(delays)
+    for slept, (shortest, longest) in zip(sleeps, delays, strict=True):
+        assert shortest <= slept <= longest
 
 
 def test_persistent_500_gives_up_after_bounded_tries_and_writes_nothing(
@@ -419,50 +461,6 @@ def test_failure_on_a_later_page_leaves_stored_hours_untouched(
 
     assert data_files(settings) == files_before
     assert stored(settings)[("home-a", START + 1999 * HOUR)]["consumption"] == 0.17
-
-
-def test_garbage_answer_fails_in_one_line(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
-) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("garbage")
-    settings = settings_for(tibber_server, tmp_path)
-
-    with pytest.raises(TibberError) as error:
-        run(settings, policy, now=START)
-
-    message = one_line(error)
-    assert "not GraphQL JSON" in message and "<html>" not in message
-    assert data_files(settings) == []
-
-
-def test_timeout_is_retried_then_succeeds(
-    tibber_server: TibberServer, tmp_path: Path, sleeps: Sleeps
-) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("hang")
-    settings = settings_for(tibber_server, tmp_path)
-    policy = TibberPolicy(timeout_s=0.3, attempts=3, base_delay_s=0.01, sleep=sleeps)
-
-    result = run(settings, policy, now=START + 10 * HOUR)
-
-    assert (result.requests, result.rows_written) == (2, 10)
-    assert len(sleeps) == 1
-
-
-def test_persistent_timeout_fails_in_one_line(
-    tibber_server: TibberServer, tmp_path: Path, sleeps: Sleeps
-) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("hang", 2)
-    settings = settings_for(tibber_server, tmp_path)
-    policy = TibberPolicy(timeout_s=0.3, attempts=2, base_delay_s=0.01, sleep=sleeps)
-
-    with pytest.raises(TibberError) as error:
-        run(settings, policy, now=START)
-
-    assert "failed 2 times" in one_line(error)
-    assert "no answer within 0.3 s" in str(error.value)
 
 
 def test_unreachable_server_fails_in_one_line_after_retries(
