@@ -274,33 +274,34 @@ def test_error_table_in_the_answer_raises_one_line() -> None:
     )
 
 
-def test_wrong_token_is_refused_without_showing_it(
-    influx2_fake: FakeInflux2, tmp_path: Path
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        # the token is refused, and never shown
+        (
+            "INFLUX_TOKEN",
+            "not-the-token",
+            "refused the credentials: check INFLUX_TOKEN",
+        ),
+        # the bucket is named, with the setting to fix
+        (
+            "INFLUX_BUCKET_RAW",
+            "hass",
+            'has no bucket "hass": create it or fix INFLUX_BUCKET_RAW',
+        ),
+    ],
+)
+def test_a_wrong_setting_is_named_and_nothing_is_landed(
+    influx2_fake: FakeInflux2, tmp_path: Path, setting: str, value: str, message: str
 ) -> None:
-    settings = settings_for(tmp_path, influx2_fake, INFLUX_TOKEN="not-the-token")
+    settings = settings_for(tmp_path, influx2_fake, **{setting: value})
 
     with pytest.raises(InfluxError) as error:
         extract_readings(settings, METERS, extracted_at=RUN)
 
-    assert str(error.value) == (
-        f"InfluxDB at {influx2_fake.url} refused the credentials: check INFLUX_TOKEN"
-    )
-    assert influx2_fake.requests[0].headers["Authorization"] == "Token not-the-token"
-    assert not (tmp_path / "data").exists()
-
-
-def test_unknown_bucket_names_it_and_its_setting(
-    influx2_fake: FakeInflux2, tmp_path: Path
-) -> None:
-    settings = settings_for(tmp_path, influx2_fake, INFLUX_BUCKET_RAW="hass")
-
-    with pytest.raises(InfluxError) as error:
-        extract_readings(settings, METERS, extracted_at=RUN)
-
-    assert str(error.value) == (
-        f'InfluxDB at {influx2_fake.url} has no bucket "hass": '
-        "create it or fix INFLUX_BUCKET_RAW"
-    )
+    assert str(error.value) == f"InfluxDB at {influx2_fake.url} {message}"
+    token = influx2_fake.requests[0].headers["Authorization"]
+    assert token == f"Token {settings.influx_token}"
     assert not (tmp_path / "data").exists()
 
 

@@ -284,24 +284,29 @@ def test_yearly_use_has_realistic_magnitudes(readings):
     assert 3 <= per_year("og1_heat", date(2023, 1, 1), date(2025, 1, 1)) <= 8
 
 
-def test_a_meter_installed_outside_the_demo_history_is_refused(tmp_path: Path):
-    seeds = tmp_path / "seeds"
+def seeds_with_meter(folder: Path, meter_row: str) -> Path:
+    """A copy of the house's seeds with one more row in meters.csv."""
+    seeds = folder / "seeds"
     seeds.mkdir()
     for name in ("meters.csv", "seasonal_patterns.csv"):
         (seeds / name).write_bytes((SEEDS / name).read_bytes())
     with open(seeds / "meters.csv", "a", encoding="utf-8") as handle:
-        handle.write("keller_strom,physical,electricity,kWh,2019-12-31,,Cellar\n")
+        handle.write(meter_row + "\n")
+    return seeds
+
+
+def test_a_meter_installed_outside_the_demo_history_is_refused(tmp_path: Path):
+    seeds = seeds_with_meter(
+        tmp_path, "keller_strom,physical,electricity,kWh,2019-12-31,,Cellar"
+    )
     with pytest.raises(ConfigError, match="keller_strom"):
         write_demo_history(tmp_path / "data", AS_OF, "Europe/Berlin", seeds)
 
 
 def test_a_meter_the_demo_does_not_know_gets_readings_too(tmp_path: Path):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    for name in ("meters.csv", "seasonal_patterns.csv"):
-        (seeds / name).write_bytes((SEEDS / name).read_bytes())
-    with open(seeds / "meters.csv", "a", encoding="utf-8") as handle:
-        handle.write("keller_wasser,physical,water,m³,2023-03-01,,Cellar water\n")
+    seeds = seeds_with_meter(
+        tmp_path, "keller_wasser,physical,water,m³,2023-03-01,,Cellar water"
+    )
     write_demo_history(tmp_path / "data", AS_OF, "Europe/Berlin", seeds)
     points = by_meter(rows(tmp_path / "data", "readings"))
     cellar = points["keller_wasser"]
