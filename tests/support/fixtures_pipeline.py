@@ -181,11 +181,12 @@ def run_pipeline(
     timeout: float = RUN_TIMEOUT_S,
     *,
     command: list[str] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m pipeline run` (or `command`) in the project root."""
+    """`python -m pipeline run` (or `command`) in the project root (or `cwd`)."""
     return subprocess.run(
         command or pipeline_command(),
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
