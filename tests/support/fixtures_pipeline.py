@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -431,6 +432,20 @@ def drop_house(house: House) -> None:
         house.server.query(f'DROP DATABASE "{db}"')
 
 
+@contextmanager
+def served_house(
+    server: InfluxServer, data_dir: Path, history: HouseHistory
+) -> Iterator[House]:
+    """A house (make_house) with a Tibber server of its own, for a `with`
+    block; its databases are dropped and the Tibber server stopped after."""
+    with TibberServer() as tibber:
+        house = make_house(server, tibber, data_dir, history)
+        try:
+            yield house
+        finally:
+            drop_house(house)
+
+
 @pytest.fixture(scope="session")
 def house_history(tmp_path_factory: pytest.TempPathFactory) -> HouseHistory:
     return make_house_history(tmp_path_factory.mktemp("house-history"))
@@ -498,19 +513,15 @@ def baseline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Baseline]:
     data_dir = tmp_path_factory.mktemp("baseline") / "data"
-    with TibberServer() as tibber:
-        house = make_house(influxd, tibber, data_dir, house_history)
-        try:
-            result = house.run()
-            assert result.returncode == 0, result.stdout + result.stderr
-            assert_no_secret_leak(result, data_dir)
-            yield Baseline(
-                data_dir=data_dir,
-                landing=landing_rows(data_dir),
-                marts=mart_rows(data_dir),
-                processed=house.processed(),
-                raw=house.raw(),
-                stdout=result.stdout,
-            )
-        finally:
-            drop_house(house)
+    with served_house(influxd, data_dir, house_history) as house:
+        result = house.run()
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert_no_secret_leak(result, data_dir)
+        yield Baseline(
+            data_dir=data_dir,
+            landing=landing_rows(data_dir),
+            marts=mart_rows(data_dir),
+            processed=house.processed(),
+            raw=house.raw(),
+            stdout=result.stdout,
+        )
