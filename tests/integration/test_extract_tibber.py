@@ -94,6 +94,18 @@ def one_line(error: pytest.ExceptionInfo[TibberError]) -> str:
     return message
 
 
+@pytest.fixture
+def landed_2000(
+    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+) -> Settings:
+    """home-a's 2000 hourly hours from START, landed by a first run at hour
+    2000; the settings of that run."""
+    tibber_server.homes["home-a"] = hourly_series(START, 2000)
+    settings = settings_for(tibber_server, tmp_path)
+    run(settings, policy, now=START + 2000 * HOUR)
+    return settings
+
+
 # --- paging -------------------------------------------------------------
 
 
@@ -126,11 +138,9 @@ def test_first_run_reads_whole_history_backwards_in_pages_of_744(
 
 
 def test_later_run_rereads_30_days_and_not_older_hours(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
     # Tibber revises an hour 1900 hours old: outside any 30-day re-read.
     tibber_server.homes["home-a"][100].consumption = 5.0
     tibber_server.log.clear()
@@ -166,11 +176,9 @@ def test_later_run_after_a_long_pause_reads_back_to_the_last_stored_hour(
 
 
 def test_full_refresh_reads_the_whole_history_again_but_writes_nothing_unchanged(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
 
     result = run(settings, policy, now=START + 2000 * HOUR, full_refresh=True)
 
@@ -226,11 +234,9 @@ def test_null_hour_stays_null(
 
 
 def test_revised_hour_inside_30_days_replaces_stored_value_unchanged_write_nothing(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
     revised: Hour = tibber_server.homes["home-a"][1990]
     revised.consumption, revised.cost = 2.5, 0.75
     tibber_server.homes["home-a"][1995].consumption = None  # Tibber lost an hour
@@ -447,11 +453,9 @@ def test_persistent_500_gives_up_after_bounded_tries_and_writes_nothing(
 
 
 def test_failure_on_a_later_page_leaves_stored_hours_untouched(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
     files_before = data_files(settings)
     tibber_server.homes["home-a"][1999].consumption = 9.0  # would be written
     tibber_server.fail_next("garbage", after=1)
@@ -514,7 +518,7 @@ def test_server_renders_berlin_times_and_pages_forwards(
 
 
 def test_hours_tibber_stops_reporting_in_the_reread_window_get_tombstones(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
     """2000 hours landed. Tibber then drops hour 1990 (inside the 30 days
     re-read) and its newest hour 1999; the second run re-reads one page of
@@ -522,10 +526,8 @@ def test_hours_tibber_stops_reporting_in_the_reread_window_get_tombstones(
     now - 30 days = hour 1280, and
     gives both dropped hours a tombstone: 1998 hours left. An hour outside
     the window (hour 5) dropped too is not seen: Tibber is not asked."""
-    series = hourly_series(START, 2000)
-    tibber_server.homes["home-a"] = series
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
+    series = tibber_server.homes["home-a"]
     tibber_server.homes["home-a"] = [
         h for i, h in enumerate(series) if i not in (5, 1990, 1999)
     ]
