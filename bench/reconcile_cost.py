@@ -31,12 +31,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.synthetic import generate
-from extract import fingerprint, landing
+from core import landing
+from core.influxdb import InfluxTarget
+from core.settings import load_settings
+from extract import fingerprint
 from extract.influx import extract_readings, landed_watermarks
-from pipeline.influxdb import InfluxTarget
 from pipeline.run import physical_meter_units
-from pipeline.settings import load_settings
-from tests.fixtures_influx import InfluxServer, start_influxd
+from tests.support.fixtures_influx import InfluxServer, start_influxd
 
 AS_OF = datetime(2026, 11, 27, 10, tzinfo=UTC)
 WRITE_BATCH = 50_000
@@ -98,9 +99,7 @@ def main() -> None:
         if args.daily:
             lines = daily_lines(units, args.years)
         else:
-            lines = synthetic_lines(
-                landing.current(house.data_dir, "readings", ["meter_id", "measured_at"])
-            )
+            lines = synthetic_lines(landing.current(house.data_dir, "readings"))
         server = start_influxd(root / "influxd")
         try:
             create = f'CREATE DATABASE "{DB}"'
@@ -146,9 +145,9 @@ def main() -> None:
             hourly_s = time.perf_counter() - began
 
             # a correction and a deletion, years back, on two meters
-            readings = landing.current(
-                settings.data_dir, "readings", ["meter_id", "measured_at"]
-            ).sort_by([("measured_at", "ascending")])
+            readings = landing.current(settings.data_dir, "readings").sort_by(
+                [("measured_at", "ascending")]
+            )
             old = readings.slice(0, 2).to_pylist()
             epoch = datetime(1970, 1, 1, tzinfo=UTC)
             fixed = old[0]

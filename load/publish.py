@@ -22,7 +22,7 @@ nothing is duplicated. A run whose marts did not change sends nothing.
 The state also records the target (URL and bucket) it describes; pointed at
 another target, the loader forgets it and publishes everything there. It
 records the source the points came from too (`published_source`,
-pipeline/source.py): the loader publishes only a warehouse built from the
+core/source.py): the loader publishes only a warehouse built from the
 source the settings name, never the demo's.
 If the warehouse file is rebuilt from scratch, the state is gone: the next run
 rewrites every point, but cannot know of points that vanished meanwhile;
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import duckdb
 
+from core import changes, influxdb, source
+from core.errors import PipelineError
+from core.settings import Settings
 from load.line_protocol import escape_key, escape_measurement
-from pipeline import influxdb, source
-from pipeline.errors import PipelineError
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -552,11 +552,7 @@ def _diff(
     new = ", ".join(f"d.{name}" for name in FIELDS)
     # Float noise is no change: a sum taken in another order (DuckDB sums in
     # parallel) may differ in the last bits from what was published.
-    changed = " or ".join(
-        f"(d.{name} is distinct from p.{name} and coalesce(abs(d.{name} - p.{name})"
-        f" > {RELATIVE_NOISE} * greatest(abs(d.{name}), abs(p.{name})), true))"
-        for name in FIELDS
-    )
+    changed = changes.differs(FIELDS, "d", "p", relative_noise=RELATIVE_NOISE)
     lost_field = " or ".join(
         f"(p.{name} is not null and d.{name} is null)" for name in FIELDS
     )

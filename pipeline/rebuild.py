@@ -31,9 +31,9 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from extract import landing
-from pipeline.errors import LandingError
-from pipeline.settings import Settings
+from core import landing
+from core.errors import LandingError
+from core.settings import Settings
 
 STATE_DDL = """
 create table if not exists main.build_state (
