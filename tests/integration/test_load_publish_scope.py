@@ -1,7 +1,7 @@
 """After an incremental build the loader compares only the rows the builds
 since its last complete load rebuilt (load/publish.py: note_build, Scope).
 
-The marts are the hand-made ones of tests/test_load_publish.py, with a build
+The marts are the hand-made ones of tests/support/marts.py, with a build
 state as a build leaves it. A change planted outside the noted scope is not
 seen (so the scope is what is compared); inside it, it is published; a full
 build, a new target and several builds without a load in between each
@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from core.settings import Settings
 from load.publish import SCOPE_TABLE, note_build, publish_marts, read_scope
-from pipeline.settings import Settings
-from tests.test_load_publish import (
+from tests.support.marts import (
     CD,
     D01,
     D30,
@@ -164,12 +164,14 @@ def test_a_complete_load_empties_the_scope_and_a_full_build_fills_it(
 def test_a_new_target_compares_everything(
     published: tuple[Settings, Path], influxd: Any, influx_db: str, tmp_path: Path
 ) -> None:
-    settings, warehouse = published
+    _, warehouse = published
     build(warehouse, window="2024-03-31T22:00:00+00:00")
     other = f"{influx_db}_other"
     influxd.query(f'CREATE DATABASE "{other}"')
-
-    result = publish_marts(settings_for(influxd.url, other, tmp_path), warehouse)
+    try:
+        result = publish_marts(settings_for(influxd.url, other, tmp_path), warehouse)
+    finally:
+        influxd.query(f'DROP DATABASE "{other}"')
 
     assert result.points_written == 15
 
