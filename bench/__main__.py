@@ -196,18 +196,13 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
             synthetic.data_dir, server.url, TIBBER_HOME_ID=SYNTHETIC_TIBBER_HOME_ID
         )
         lines = whole_run.prepare_sample(settings, warehouse, AS_OF, args.load_points)
-        plain = whole_run.PlainWriter(server.url)
-        try:
-            load = whole_run.loader_rate(settings, warehouse, AS_OF, plain, lines)
-        finally:
-            plain.close()
-        del lines
-        server_rate = plain.per_second
+        server_rate = whole_run.server_rate(server.url, lines)
         print(
-            f"plain writer (in turns with the loader): points={plain.points} "
-            f"points_per_s={server_rate:,.0f}",
+            f"plain writer: points={len(lines)} points_per_s={server_rate:,.0f}",
             flush=True,
         )
+        del lines
+        load = whole_run.loader_rate(settings, warehouse, AS_OF)
         print(
             f"loader: points={load.points} seconds={load.seconds:.1f} "
             f"(comparing {load.seconds - load.write_seconds:.1f}, "

@@ -4,7 +4,7 @@
   every segment between consecutive readings cut into its local days, the
   counter interpolated at each day's start, written to a table. What the
   build cannot beat; build_s / floor_s says how close it is on any machine.
-- `PlainWriter`: a plain writer's points/second into the local influxd:
+- `server_rate`: a plain writer's points/second into the local influxd:
   the lines the loader will send, built beforehand, POSTed in batches of
   50,000 lines into another database.
 - `loader_rate`: the loader's (load/publish.py) points/second into the same
@@ -12,8 +12,7 @@
   published, the others recorded as already published, as a previous run
   would have left them. The rate is of its sending (lines built, batches
   confirmed and remembered); comparing all marts with the published state
-  comes before, timed apart. The plain writer sends its batches in turns
-  with the loader's, so a machine shared with other work slows both alike.
+  comes before, timed apart.
 - `hourly_run`: `python -m pipeline run` in a new process, as cron starts
   it, one hour after the last run, with one new reading: extract (nothing
   else new), incremental build, data tests on the rebuilt rows, load.
@@ -113,48 +112,22 @@ def influx_settings(data_dir: Path, url: str, **extra: str) -> Settings:
     )
 
 
-class PlainWriter:
-    """A plain writer into the local influxd: lines built beforehand, POSTed
-    in requests of 50,000 into a database of its own, its seconds counted."""
-
-    def __init__(self, url: str, database: str = PLAIN_DATABASE) -> None:
-        self.url = url
-        self.database = database
-        self.points = 0
-        self.seconds = 0.0
-        self.session = requests.Session()
-        self.session.post(f"{url}/query", params={"q": f'CREATE DATABASE "{database}"'})
-
-    def send(self, lines: list[str]) -> None:
+def server_rate(url: str, lines: list[str], database: str = PLAIN_DATABASE) -> float:
+    """points/second of plain POSTs of 50,000 lines each."""
+    with requests.Session() as session:
+        session.post(f"{url}/query", params={"q": f'CREATE DATABASE "{database}"'})
+        started = time.perf_counter()
         for first in range(0, len(lines), PLAIN_BATCH_LINES):
             body = "\n".join(lines[first : first + PLAIN_BATCH_LINES]).encode()
-            started = time.perf_counter()
-            response = self.session.post(
-                f"{self.url}/write",
-                params={"db": self.database, "precision": "s"},
+            response = session.post(
+                f"{url}/write",
+                params={"db": database, "precision": "s"},
                 data=body,
                 timeout=600,
             )
             response.raise_for_status()
-            self.seconds += time.perf_counter() - started
-        self.points += len(lines)
-
-    @property
-    def per_second(self) -> float:
-        return self.points / self.seconds if self.seconds else 0.0
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def server_rate(url: str, lines: list[str], database: str = PLAIN_DATABASE) -> float:
-    """points/second of plain POSTs of 50,000 lines each."""
-    writer = PlainWriter(url, database)
-    try:
-        writer.send(lines)
-    finally:
-        writer.close()
-    return writer.per_second
+        seconds = time.perf_counter() - started
+    return len(lines) / seconds
 
 
 @dataclass
@@ -214,35 +187,10 @@ def prepare_sample(
     return lines
 
 
-def loader_rate(
-    settings: Settings,
-    warehouse: Path,
-    as_of: datetime,
-    plain: PlainWriter | None = None,
-    lines: list[str] | None = None,
-) -> LoadRate:
-    """The loader publishing what prepare_sample left unpublished. With a
-    plain writer, the two take turns: after each batch the loader confirmed,
-    the plain writer sends the next 50,000 of `lines` (then what is left), so
-    both meet the same moments of a shared machine; the plain writer's
-    seconds are not the loader's."""
-    pending = list(lines or [])
-
-    def plain_turn(_number: int) -> None:
-        if plain is not None and pending:
-            plain.send(pending[:PLAIN_BATCH_LINES])
-            del pending[:PLAIN_BATCH_LINES]
-
-    before = plain.seconds if plain is not None else 0.0
-    result = publish.publish_marts(
-        settings, warehouse, as_of=as_of, after_batch=plain_turn
-    )
-    turns = (plain.seconds if plain is not None else 0.0) - before
-    if plain is not None and pending:
-        plain.send(pending)
-    return LoadRate(
-        result.points_written, result.seconds - turns, result.write_seconds - turns
-    )
+def loader_rate(settings: Settings, warehouse: Path, as_of: datetime) -> LoadRate:
+    """The loader publishing what prepare_sample left unpublished."""
+    result = publish.publish_marts(settings, warehouse, as_of=as_of)
+    return LoadRate(result.points_written, result.seconds, result.write_seconds)
 
 
 def release_dbt_warehouse() -> None:

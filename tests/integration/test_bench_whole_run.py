@@ -91,33 +91,3 @@ def test_the_plain_writer_sends_every_line(
     answer = influxd.query("select count(value) from m", db=database)
     assert answer["results"][0]["series"][0]["values"][0][1] == count
     influxd.query(f'DROP DATABASE "{database}"')
-
-
-def test_the_plain_writer_takes_turns_with_the_loader_and_sends_every_line(
-    influxd: InfluxServer, influx_db: str, tmp_path: Path
-) -> None:
-    """The sample of the test above (1,020 points, one batch of the loader):
-    after the loader's batch the plain writer sends the same 1,020 lines into
-    its own database; the loader's seconds leave the plain writer's out."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    build_marts(warehouse, 20, 100, consumption=True)
-    settings = whole_run.influx_settings(
-        tmp_path, influxd.url, INFLUX_BUCKET_PROCESSED=influx_db
-    )
-    as_of = datetime(2016, 1, 1, tzinfo=UTC)
-    lines = whole_run.prepare_sample(settings, warehouse, as_of, 1_000)
-    database = f"{influx_db}_plain"
-    plain = whole_run.PlainWriter(influxd.url, database)
-    try:
-        rate = whole_run.loader_rate(settings, warehouse, as_of, plain, lines)
-    finally:
-        plain.close()
-
-    assert rate.points == plain.points == 1_020
-    assert 0 < rate.write_seconds <= rate.seconds
-    assert plain.per_second > 0
-    assert series_points(influxd, database) == {f"meter_{n:05d}": 204 for n in range(5)}
-    assert series_points(influxd, influx_db) == {
-        f"meter_{n:05d}": 204 for n in range(5)
-    }
-    influxd.query(f'DROP DATABASE "{database}"')
