@@ -872,6 +872,9 @@ def publish_marts(
         _diff(connection, as_of_s, marts, read_scope(connection))
         _delete(connection, target, bucket, _delete_ranges(connection), result)
         writing = time.monotonic()
+        # While InfluxDB takes a batch, DuckDB builds the next on one thread:
+        # on a small machine the server keeps a core of its own.
+        connection.execute("set threads = 1")
         _write(connection, target, bucket, batch_size, result, after_batch, progress)
         result.write_seconds = time.monotonic() - writing
         _create_scope(connection)  # the bucket agrees with the marts
