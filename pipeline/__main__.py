@@ -38,6 +38,8 @@ environment wins):
   DATA_DIR_GROUP           a group to share DATA_DIR with (default: unset,
                            private to its owner)
   DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: 4GB)
+  DBT_PROJECT_DIR          a copy of the dbt project describing another
+                           house (default: unset, this repository)
   DOCS_HOST                where `docs` listens; 0.0.0.0 for other machines
                            (default: 127.0.0.1)
   NOTIFY_URLS              comma-separated Apprise URLs for alerts

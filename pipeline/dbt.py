@@ -69,17 +69,6 @@ def copy_project(house: Path, destination: Path, *, billing: bool = True) -> Pat
     return destination
 
 
-def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
-    """What the dbt project reads through env_var()."""
-    return {
-        "DATA_DIR": str(settings.data_dir),
-        "METER_TIMEZONE": settings.timezone,
-        "TIBBER_METER_ID": settings.tibber_meter_id,
-        "TIBBER_HOME_ID": settings.tibber_home_id or "",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-
-
 def invoke(
     settings: Settings,
     as_of: datetime,
@@ -94,7 +83,7 @@ def invoke(
     project's profiles.yml and DATA_DIR/target."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings, as_of))
+    os.environ.update(settings.dbt_environment())
     common = [
         "--project-dir",
         str(project),

@@ -57,17 +57,6 @@ class RunSummary:
     timezone: str = "UTC"
 
 
-def project_dir() -> Path:
-    """The dbt project (DBT_PROJECT_DIR overrides: a copy describing another
-    house, see pipeline.dbt.copy_project)."""
-    return Path(os.environ.get("DBT_PROJECT_DIR", ROOT)).resolve()
-
-
-def house_dir() -> Path:
-    """The seeds describing the house."""
-    return project_dir() / "seeds"
-
-
 def snapshot_path(settings: Settings) -> Path:
     """The copy `make shell` opens, so it never blocks a run."""
     return settings.data_dir / "snapshot" / "warehouse.duckdb"
@@ -191,7 +180,7 @@ def run(
                 summary.dbt = build(
                     settings,
                     as_of,
-                    project_dir(),
+                    settings.dbt_project_dir,
                     full_refresh=full_refresh,
                     full_tests=full_tests,
                     progress=progress,
@@ -227,7 +216,7 @@ def run(
             reported.record_news(
                 settings.warehouse, settings.data_dir, datetime.now(UTC)
             )
-        unchanged.remember(settings, project_dir(), as_of, datetime.now(UTC))
+        unchanged.remember(settings, settings.dbt_project_dir, as_of, datetime.now(UTC))
     return summary
 
 
@@ -298,7 +287,7 @@ def describe_dbt(outcome: DbtOutcome | None, progress: DbtProgress) -> str:
 def skip_unchanged(settings: Settings, summary: RunSummary) -> bool:
     """A retry of the last completed run (pipeline/unchanged.py): report its
     anomalies, skip dbt and the load."""
-    previous = unchanged.previous_run(settings, project_dir(), summary.as_of)
+    previous = unchanged.previous_run(settings, settings.dbt_project_dir, summary.as_of)
     if previous is None:
         return False
     count_anomalies(settings, summary)
@@ -321,7 +310,7 @@ def extract(
         from extract.demo import write_demo_history
 
         demo = write_demo_history(
-            settings.data_dir, as_of, settings.timezone, house_dir()
+            settings.data_dir, as_of, settings.timezone, settings.house_dir
         )
         summary.extracted["demo_readings"] = demo.readings
         summary.extracted["demo_tibber_hours"] = demo.hours
@@ -331,7 +320,7 @@ def extract(
 
     CONSOLE.progress("[extract] reading InfluxDB ...", force=True)
     readings = extract_readings(
-        settings, physical_meter_units(house_dir()), full_refresh=full_refresh
+        settings, physical_meter_units(settings.house_dir), full_refresh=full_refresh
     )
     summary.extracted["influx_points"] = readings.points_read
     summary.extracted["influx_rows_written"] = readings.rows_written

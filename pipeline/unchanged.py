@@ -41,9 +41,9 @@ def inputs(settings: Settings, project: Path, as_of: datetime) -> dict[str, str]
         "as_of": as_of.isoformat(),
         "landing": files.hexdigest(),
         "project": rebuild.fingerprint(settings, project),
-        # Where DATA_DIR lies does not matter (a moved or copied one).
+        # Where DATA_DIR and the project lie does not matter (moved, copied).
         "settings": hashlib.sha256(
-            repr(replace(settings, data_dir=Path())).encode()
+            repr(replace(settings, data_dir=Path(), dbt_project_dir=Path())).encode()
         ).hexdigest(),
     }
 
