@@ -1,7 +1,7 @@
 """Publish the marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
 
 What was published is remembered in the warehouse, in
-`load_state.published_points` (one row per point with its field values). A run
+`run_state.published_points` (one row per point with its field values). A run
 compares the marts with that table in DuckDB (one full outer join), then
 
 1. deletes what no longer exists: points that vanished from the marts, and
@@ -42,7 +42,7 @@ from pathlib import Path
 import duckdb
 
 from load.line_protocol import escape_key, escape_measurement
-from pipeline import influxdb, source
+from pipeline import influxdb, run_state, source
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
 
@@ -77,7 +77,7 @@ SERIES_SEPARATOR = "\x1f"
 # A field that differs from what was published by less than this share of its
 # value is the same value (see _diff).
 RELATIVE_NOISE = 1e-11
-STATE_SCHEMA = "load_state"
+STATE_SCHEMA = run_state.SCHEMA
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 
 

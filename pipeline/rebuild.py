@@ -1,7 +1,7 @@
 """What a build recomputes: everything, or only what its inputs changed.
 
 After every build whose models all succeeded, the warehouse keeps a
-`build_state`: a fingerprint of the dbt project and the settings it reads,
+`run_state.build_state`: a fingerprint of the dbt project and the settings it reads,
 the build's as_of, the latest extraction it saw and the landing files that
 existed. The next build is incremental when that state still describes the
 project and nothing it saw went away. It then recomputes
@@ -32,11 +32,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from extract import landing
+from pipeline import run_state
 from pipeline.errors import LandingError
 from pipeline.settings import Settings
 
-STATE_DDL = """
-create table if not exists main.build_state (
+BUILD_STATE = f"{run_state.SCHEMA}.build_state"
+STATE_DDL = f"""
+create schema if not exists {run_state.SCHEMA};
+create table if not exists {BUILD_STATE} (
     fingerprint varchar, as_of_at timestamptz, landed_until timestamptz,
     landing_files integer, last_landing_file varchar, built_at timestamptz
 )
@@ -146,13 +149,14 @@ def read_state(settings: Settings) -> BuildState | None:
     with duckdb.connect(str(path)) as db:
         found = db.execute(
             "select count(*) from information_schema.tables "
-            "where table_schema = 'main' and table_name = 'build_state'"
+            "where table_schema = ? and table_name = 'build_state'",
+            [run_state.SCHEMA],
         ).fetchone()[0]
         if not found:
             return None
         row = db.execute(
             "select fingerprint, as_of_at, landed_until, landing_files, "
-            "last_landing_file from main.build_state"
+            f"last_landing_file from {BUILD_STATE}"
         ).fetchone()
     return BuildState(*row) if row else None
 
@@ -465,16 +469,18 @@ def mark_unfinished(settings: Settings) -> None:
     if read_state(settings) is None:
         return
     with duckdb.connect(str(settings.warehouse)) as db:
-        db.execute("update main.build_state set fingerprint = ?", [UNFINISHED])
+        db.execute(f"update {BUILD_STATE} set fingerprint = ?", [UNFINISHED])
 
 
 def record(settings: Settings, current: BuildPlan) -> None:
-    """After a build whose models all succeeded: the next one starts here."""
+    """After a build whose models all succeeded: the next one starts here
+    (one transaction)."""
     with duckdb.connect(str(settings.warehouse)) as db:
         db.execute(STATE_DDL)
-        db.execute("delete from main.build_state")
+        db.execute("begin")
+        db.execute(f"delete from {BUILD_STATE}")
         db.execute(
-            "insert into main.build_state values (?, ?, ?, ?, ?, now())",
+            f"insert into {BUILD_STATE} values (?, ?, ?, ?, ?, now())",
             [
                 current.fingerprint,
                 current.as_of,
@@ -483,3 +489,4 @@ def record(settings: Settings, current: BuildPlan) -> None:
                 current.last_landing_file,
             ],
         )
+        db.execute("commit")

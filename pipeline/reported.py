@@ -19,7 +19,9 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA = "run_state"
+from pipeline import run_state
+
+SCHEMA = run_state.SCHEMA
 REPORTED = f"{SCHEMA}.reported"
 LAST_NEWS = f"{SCHEMA}.last_news"
 # Files of earlier versions, imported once into the table.

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from extract import landing
-from pipeline import alerts, findings, logs, reported, source, unchanged
+from pipeline import alerts, findings, logs, reported, run_state, source, unchanged
 from pipeline.console import Console, DbtProgress, number, plural
 from pipeline.dbt import DbtOutcome, build
 from pipeline.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
@@ -90,6 +90,9 @@ def run_lock(data_dir: Path) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         try:
+            # An older version's state, once, before anything reads it.
+            for moved in run_state.migrate(data_dir):
+                logs.event("state_moved", what=moved, to=run_state.SCHEMA)
             yield
         finally:
             handle.seek(0)

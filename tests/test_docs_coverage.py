@@ -20,7 +20,7 @@ from pipeline.settings import load_settings
 from tests.fixtures_demo import ROOT
 
 # Tables the pipeline keeps for itself (docs/architecture.md), not dbt's.
-PIPELINE_TABLES = {"build_state", "rebuild_window", "rebuild_meters", "rebuild_tests"}
+PIPELINE_TABLES = {"rebuild_window", "rebuild_meters", "rebuild_tests"}
 DBT_SCHEMAS = ("house", "staging", "intermediate", "main")
 
 

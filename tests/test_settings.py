@@ -66,8 +66,8 @@ def test_the_demo_converts_gas_with_the_models_factors() -> None:
     1 m³ = 11.504 x 0.8885 = 10.221304 kWh."""
     assert dbt_vars()["gas_energy_content_kwh_per_m3"] == 11.504
     assert dbt_vars()["gas_z_factor"] == 0.8885
-    assert demo.KWH_PER_M3 == pytest.approx(10.221304, abs=1e-12)
-    assert demo.TIBBER_METER_ID == load_settings(ROOT, {}).tibber_meter_id
+    assert pytest.approx(10.221304, abs=1e-12) == demo.KWH_PER_M3
+    assert load_settings(ROOT, {}).tibber_meter_id == demo.TIBBER_METER_ID
 
 
 def test_duckdb_memory_limit_is_read_from_the_env_file(tmp_path: Path) -> None:
