@@ -54,9 +54,9 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from extract import landing
-from pipeline.errors import ConfigError
-from pipeline.settings import dbt_defaults, dbt_vars
+from core import landing
+from core.errors import ConfigError
+from core.settings import dbt_defaults, dbt_vars
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from extract import landing
+from core import influxdb, landing, run_state, source
+from core.errors import ConfigError
+from core.settings import Settings
 from load.line_protocol import point_line
-from pipeline import influxdb, run_state, source
-from pipeline.errors import ConfigError
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 

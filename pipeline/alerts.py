@@ -18,7 +18,7 @@ to each URL: it counts as sent only once Apprise confirmed its delivery, and an
 event a URL did not confirm is sent again on the next run (the sending to that
 URL stops at the first failure, so events keep their order).
 
-State, in the warehouse's schema `run_state` (pipeline/run_state.py):
+State, in the warehouse's schema `run_state` (core/run_state.py):
 
 - `run_state.run_events`: the events only a run knows (failures,
   recoveries, unknown entities), one row each, kept;
@@ -41,10 +41,10 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from pipeline import logs, run_state
-from pipeline.errors import ConfigError, PipelineError
-from pipeline.notify_urls import fingerprint, mask, split_urls
-from pipeline.settings import Settings
+from core import logs, run_state
+from core.errors import ConfigError, PipelineError
+from core.notify_urls import fingerprint, mask, split_urls
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from pipeline.run import RunSummary

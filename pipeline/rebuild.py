@@ -31,10 +31,9 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from extract import landing
-from pipeline import run_state
-from pipeline.errors import LandingError
-from pipeline.settings import Settings
+from core import landing, run_state
+from core.errors import LandingError
+from core.settings import Settings
 
 BUILD_STATE = f"{run_state.SCHEMA}.build_state"
 STATE_DDL = f"""

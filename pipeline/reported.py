@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import run_state
+from core import run_state
 
 SCHEMA = run_state.SCHEMA
 REPORTED = f"{SCHEMA}.reported"

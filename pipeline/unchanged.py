@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from extract import landing
-from pipeline import rebuild, run_state
-from pipeline.settings import Settings
+from core import landing, run_state
+from core.settings import Settings
+from pipeline import rebuild
 
 # The record's columns, in the order of inputs() and run_state.last_run.
 INPUTS = ("as_of", "landing", "project", "settings")
