@@ -189,6 +189,7 @@ def record(data_dir: Path, source: Source) -> None:
 def record_in_warehouse(warehouse: Path, source: Source) -> None:
     """`run_state.source`: which source the warehouse was built from."""
     with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("begin")
         connection.execute(f"create schema if not exists {SCHEMA}")
         connection.execute(
             f"create or replace table {SCHEMA}.source (source_json varchar)"
@@ -196,6 +197,7 @@ def record_in_warehouse(warehouse: Path, source: Source) -> None:
         connection.execute(
             f"insert into {SCHEMA}.source values (?)", [source.to_json()]
         )
+        connection.execute("commit")
 
 
 def in_warehouse(connection: duckdb.DuckDBPyConnection) -> Source | None:
