@@ -4,6 +4,7 @@ schema `run_state` on the first run, whole or not at all."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -11,8 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core import run_state
+from core import run_state, source
 from core.errors import LandingError
+from core.settings import ROOT, load_settings
+from load import publish
+from pipeline import alerts, rebuild, reported
 
 COMPLETED = {
     "inputs": {
@@ -183,3 +187,43 @@ def test_a_record_already_in_run_state_wins_over_an_older_one(
 def test_a_new_data_dir_gets_no_warehouse_from_the_move(tmp_path: Path) -> None:
     assert run_state.migrate(tmp_path) == []
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def documented_tables() -> dict[str, str]:
+    """docs/architecture.md's table of the schema: name -> its columns cell."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("### The run state: schema `run_state`", 1)[1]
+    section = section.split("\n\n**", 1)[0]
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `(\w+)` \| (.*?) \|", section, re.M)
+    }
+
+
+def test_every_table_and_column_of_run_state_is_documented(tmp_path: Path) -> None:
+    """Each writer creates its tables in an empty warehouse; every table of
+    the schema has its row in docs/architecture.md, naming every column."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as db:
+        run_state.ensure(db)
+        db.execute(rebuild.STATE_DDL)
+        db.execute(run_state.LAST_RUN_DDL)
+        db.execute(run_state.TIBBER_HOURS_DDL)
+        db.execute(alerts.STATE_DDL)
+        publish.ensure_state(db)
+    reported.last_news(warehouse, tmp_path)
+    source.record_in_warehouse(warehouse, source.current(load_settings(tmp_path, {})))
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        columns = db.execute(
+            "select table_name, column_name from duckdb_columns() "
+            "where schema_name = ?",
+            [run_state.SCHEMA],
+        ).fetchall()
+    documented = documented_tables()
+    assert sorted(documented) == sorted({table for table, _ in columns})
+    missing = [
+        f"{table}.{column}"
+        for table, column in columns
+        if f"`{column}`" not in documented[table]
+    ]
+    assert missing == []
