@@ -229,19 +229,11 @@ def test_the_record_of_an_older_version_still_knows_what_was_written(
 ) -> None:
     """The previous version kept the record in
     DATA_DIR/state/tibber_hours_published.parquet: moved into the warehouse
-    on the first run, it still says both hours are written (none again)."""
+    on the first run, it still says the hour is written (not again)."""
     settings = settings_for(influxd.url, influx_db, tmp_path)
-    landing.append(
-        tmp_path,
-        "tibber_hours",
-        hours(
-            [
-                ("home-1", H0, 0.25, 0.075, 0.3, 0.357),
-                ("home-1", H1, 0.5, 0.15, 0.3, 0.357),
-            ]
-        ),
-    )
-    assert publish_hours(settings) == 2
+    one_hour = hours([("home-1", H0, 1.0, 0.3, 0.3, 0.357)])
+    landing.append(tmp_path, "tibber_hours", one_hour)
+    assert publish_hours(settings) == 1
     received = points_received(influxd)
     old_file = tmp_path / "state" / "tibber_hours_published.parquet"
     old_file.parent.mkdir()
