@@ -30,6 +30,8 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
 ENV_VAR = re.compile(
     r"""env_var\(\s*['"]([A-Z_][A-Z0-9_]*)['"]\s*(?:,\s*['"]([^'"]*)['"]\s*)?\)"""
 )
+# What dbt reads that does not change what the models compute.
+NOT_RESULTS = ("DATA_DIR", "DUCKDB_MEMORY_LIMIT", "DBT_SEND_ANONYMOUS_USAGE_STATS")
 # DuckDB's memory_limit: a number and a unit (1000- or 1024-based).
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B|bytes)$", re.IGNORECASE)
 
@@ -80,6 +82,15 @@ class Settings:
             "DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
+
+    def model_settings(self) -> list[str]:
+        """The values of what dbt reads that change what the models compute
+        (not where the warehouse lies, nor DuckDB's memory), in order."""
+        return [
+            value
+            for name, value in self.dbt_environment().items()
+            if name not in NOT_RESULTS
+        ]
 
     def secrets(self) -> list[str]:
         """The values that must never appear in output, logs or files."""

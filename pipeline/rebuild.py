@@ -116,11 +116,7 @@ class BuildState:
 def fingerprint(settings: Settings, project: Path) -> str:
     """Changes when the models, macros, seeds or the settings they read do."""
     digest = hashlib.sha256()
-    for setting in (
-        settings.timezone,
-        settings.tibber_meter_id,
-        settings.tibber_home_id or "",
-    ):
+    for setting in settings.model_settings():
         digest.update(setting.encode() + b"\0")
     for name in FINGERPRINTED:
         root = project / name

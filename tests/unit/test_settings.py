@@ -95,3 +95,22 @@ def test_dbt_project_dir_is_a_setting(tmp_path: Path) -> None:
         ConfigError, match=r"^DBT_PROJECT_DIR=.* holds no dbt_project.yml"
     ):
         load_settings(tmp_path, {"DBT_PROJECT_DIR": "elsewhere"})
+
+
+def test_the_models_settings_are_what_dbt_reads_but_place_and_memory(
+    tmp_path: Path,
+) -> None:
+    """The build's fingerprint (pipeline/rebuild.py) covers these: another
+    time zone or Tibber meter rebuilds everything, another DATA_DIR or
+    memory limit does not."""
+    base = load_settings(tmp_path, {})
+    assert base.model_settings() == ["Europe/Berlin", "haupt_strom", ""]
+    elsewhere = load_settings(
+        tmp_path, {"DATA_DIR": "other", "DUCKDB_MEMORY_LIMIT": "1GB"}
+    )
+    assert elsewhere.model_settings() == base.model_settings()
+    assert load_settings(tmp_path, {"METER_TIMEZONE": "UTC"}).model_settings() == [
+        "UTC",
+        "haupt_strom",
+        "",
+    ]
