@@ -59,9 +59,16 @@ create table if not exists {TIBBER_HOURS_PUBLISHED} (
     cost double, unit_price double, unit_price_vat double
 )
 """
+REPORTED = f"{SCHEMA}.reported"
+REPORTED_DDL = f"create table if not exists {REPORTED} (kind varchar, key varchar)"
 # Files of older versions, relative to DATA_DIR.
 OLD_LAST_RUN = Path("state/last_run.json")
 OLD_TIBBER_HOURS = Path("state/tibber_hours_published.parquet")
+# What was reported, by kind: keys in a JSON list (older still).
+OLD_REPORTED = {
+    "anomaly": Path("state/anomalies.json"),
+    "finding": Path("state/findings.json"),
+}
 
 
 def ensure(connection: duckdb.DuckDBPyConnection) -> None:
@@ -135,6 +142,23 @@ def _import_tibber_hours(connection: duckdb.DuckDBPyConnection, path: Path) -> b
     return True
 
 
+def _import_reported(
+    connection: duckdb.DuckDBPyConnection, paths: dict[str, Path]
+) -> bool:
+    if _exists(connection, SCHEMA, "reported"):
+        return False
+    connection.execute(REPORTED_DDL)
+    for kind, path in paths.items():
+        try:
+            keys = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # unreadable: those are reported as new once more
+        connection.executemany(
+            f"insert into {REPORTED} values (?, ?)", [[kind, str(k)] for k in keys]
+        )
+    return True
+
+
 def migrate(data_dir: Path) -> list[str]:
     """Move an older version's state into `run_state` (one transaction; the
     old files are removed once it committed). Returns what moved."""
@@ -144,6 +168,7 @@ def migrate(data_dir: Path) -> list[str]:
         for name, relative in (
             ("last_run", OLD_LAST_RUN),
             ("tibber_hours_published", OLD_TIBBER_HOURS),
+            *OLD_REPORTED.items(),
         )
         if (data_dir / relative).is_file()
     }
@@ -181,6 +206,9 @@ def migrate(data_dir: Path) -> list[str]:
             connection, files["tibber_hours_published"]
         ):
             moved.append(str(OLD_TIBBER_HOURS))
+        reported = {kind: files[kind] for kind in OLD_REPORTED if kind in files}
+        if reported and _import_reported(connection, reported):
+            moved += [str(OLD_REPORTED[kind]) for kind in reported]
         connection.execute("commit")
     finally:
         connection.close()

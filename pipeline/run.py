@@ -211,14 +211,11 @@ def run(
         # Only now, after the publish that carried them, are they reported.
         reported.mark_reported(
             settings.warehouse,
-            settings.data_dir,
             {"anomaly": summary.anomaly_keys, "finding": summary.findings.current},
         )
-        summary.last_news = reported.last_news(settings.warehouse, settings.data_dir)
+        summary.last_news = reported.last_news(settings.warehouse)
         if has_news(summary):
-            reported.record_news(
-                settings.warehouse, settings.data_dir, datetime.now(UTC)
-            )
+            reported.record_news(settings.warehouse, datetime.now(UTC))
         unchanged.remember(settings, settings.dbt_project_dir, as_of, datetime.now(UTC))
     return summary
 
@@ -295,7 +292,7 @@ def skip_unchanged(settings: Settings, summary: RunSummary) -> bool:
         return False
     count_anomalies(settings, summary)
     summary.new_anomalies = []  # the completed run reported them
-    summary.last_news = reported.last_news(settings.warehouse, settings.data_dir)
+    summary.last_news = reported.last_news(settings.warehouse)
     say(
         "[dbt] skipped: nothing changed since the run completed at "
         f"{previous['completed_at']} (same landing files, project, settings "
@@ -424,7 +421,7 @@ def count_anomalies(settings: Settings, summary: RunSummary) -> None:
     summary.anomaly_keys = [key for (key,) in rows]
     summary.anomalies = len(summary.anomaly_keys)
     summary.new_anomalies = reported.not_reported(
-        settings.warehouse, settings.data_dir, "anomaly", summary.anomaly_keys
+        settings.warehouse, "anomaly", summary.anomaly_keys
     )
 
 

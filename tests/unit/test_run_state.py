@@ -66,6 +66,7 @@ def older_data_dir(data_dir: Path) -> Path:
     state = data_dir / "state"
     state.mkdir()
     (state / "last_run.json").write_text(json.dumps(COMPLETED))
+    (state / "anomalies.json").write_text(json.dumps(["eg_strom 2026-11-20"]))
     hours = pa.table(
         {
             "target": ["http://nas lampfi"] * 2,
@@ -103,6 +104,7 @@ def test_an_older_data_dirs_state_moves_into_run_state_once(tmp_path: Path) -> N
         "load_state.published_target",
         "main.build_state",
         "notify_state.sent_alerts",
+        "state/anomalies.json",
         "state/last_run.json",
         "state/tibber_hours_published.parquet",
     ]
@@ -114,11 +116,13 @@ def test_an_older_data_dirs_state_moves_into_run_state_once(tmp_path: Path) -> N
             "published_points",
             "published_source",
             "published_target",
+            "reported",
             "sent_alerts",
             "tibber_hours_published",
         ],
     }
     assert not (data_dir / "state" / "last_run.json").exists()
+    assert not (data_dir / "state" / "anomalies.json").exists()
     assert not (data_dir / "state" / "tibber_hours_published.parquet").exists()
     with duckdb.connect(str(data_dir / "warehouse.duckdb")) as db:
         assert db.execute(
@@ -137,6 +141,9 @@ def test_an_older_data_dirs_state_moves_into_run_state_once(tmp_path: Path) -> N
             "select time_s, consumption, cost from run_state.tibber_hours_published "
             "order by 1"
         ).fetchall() == [(1711843200, 0.5, 0.15), (1711846800, None, 0.2)]
+        assert db.execute("select * from run_state.reported").fetchall() == [
+            ("anomaly", "eg_strom 2026-11-20")
+        ]
         with pytest.raises(duckdb.ConstraintException):  # its key moved too
             db.execute("insert into run_state.sent_alerts values ('e1', 't1')")
     assert run_state.migrate(data_dir) == []
@@ -211,7 +218,7 @@ def test_every_table_and_column_of_run_state_is_documented(tmp_path: Path) -> No
         db.execute(run_state.TIBBER_HOURS_DDL)
         db.execute(alerts.STATE_DDL)
         publish.ensure_state(db)
-    reported.last_news(warehouse, tmp_path)
+    reported.last_news(warehouse)
     source.record_in_warehouse(warehouse, source.current(load_settings(tmp_path, {})))
     with duckdb.connect(str(warehouse), read_only=True) as db:
         columns = db.execute(
