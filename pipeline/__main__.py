@@ -11,10 +11,12 @@ from pathlib import Path
 
 from core import logs
 from core.errors import DISK_FULL, PipelineError
-from core.settings import load_settings
+from core.settings import dbt_defaults, load_settings
 from pipeline import privacy
 
-SETTINGS_HELP = """\
+# The defaults of the settings dbt reads are the dbt project's.
+_DBT = dbt_defaults()
+SETTINGS_HELP = f"""\
 settings (environment, or KEY=VALUE lines in .env and secrets/*.env; the
 environment wins):
   INFLUX_URL               InfluxDB base URL, e.g. http://nas:8086
@@ -30,15 +32,15 @@ environment wins):
   TIBBER_API_TOKEN         Tibber token (default: unset, Tibber is skipped)
   TIBBER_API_URL           (default: https://api.tibber.com/v1-beta/gql)
   TIBBER_HOME_ID           which home (default: unset, every home)
-  TIBBER_METER_ID          the meter Tibber reports (default: haupt_strom)
+  TIBBER_METER_ID          the meter Tibber reports (default: {_DBT["TIBBER_METER_ID"]})
   METER_TIMEZONE           local time of days and months
-                           (default: Europe/Berlin)
+                           (default: {_DBT["METER_TIMEZONE"]})
   AS_OF                    run as if it were then, ISO date or instant
                            (default: now)
-  DATA_DIR                 landing zone, warehouse, logs (default: data)
+  DATA_DIR                 landing zone, warehouse, logs (default: {_DBT["DATA_DIR"]})
   DATA_DIR_GROUP           a group to share DATA_DIR with (default: unset,
                            private to its owner)
-  DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: 4GB)
+  DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: {_DBT["DUCKDB_MEMORY_LIMIT"]})
   DBT_PROJECT_DIR          a copy of the dbt project describing another
                            house (default: unset, this repository)
   DOCS_HOST                where `docs` listens; 0.0.0.0 for other machines

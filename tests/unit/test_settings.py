@@ -114,3 +114,15 @@ def test_the_models_settings_are_what_dbt_reads_but_place_and_memory(
         "haupt_strom",
         "",
     ]
+
+
+def test_the_help_names_the_defaults_the_dbt_project_writes() -> None:
+    """`--help` shows e.g. METER_TIMEZONE's default as dbt_project.yml
+    writes it: Europe/Berlin."""
+    from pipeline.__main__ import SETTINGS_HELP
+
+    for name in ("METER_TIMEZONE", "TIBBER_METER_ID", "DUCKDB_MEMORY_LIMIT"):
+        block = SETTINGS_HELP.split(f"  {name} ", 1)[1].split("\n  ", 2)
+        text = " ".join(block[:2])
+        assert f"(default: {dbt_env_vars(ROOT)[name]})" in text, name
+    assert "(default: Europe/Berlin)" in SETTINGS_HELP
