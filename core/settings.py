@@ -17,8 +17,6 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from core.errors import ConfigError
 from core.notify_urls import secret_parts, split_urls
 
@@ -133,6 +131,8 @@ def dbt_defaults() -> dict[str, str]:
 def dbt_vars() -> dict[str, object]:
     """The vars of dbt_project.yml as written (a var that reads a setting is
     its env_var() text): the constants Python shares with the models."""
+    import yaml  # only the demo and tests need it: no cost to every start
+
     with open(ROOT / "dbt_project.yml") as handle:
         return dict(yaml.safe_load(handle)["vars"])
 
