@@ -1,10 +1,16 @@
 {#-
-    Incremental builds (pipeline/rebuild.py decides and writes the scope).
-    In a full build every row is rebuilt. In an incremental one:
-    - every meter's rows from main.rebuild_window's day (months: its month;
-      Tibber cost: its cost day), what a moving as_of changes;
-    - the rebuilt meters' rows from their own day and month in
-      main.rebuild_meters (null: all their rows), what new readings change.
+    Incremental builds (pipeline/rebuild.py decides and writes the scope
+    into the source `rebuild`, under an id it passes as the var
+    rebuild_scope_id). In a full build every row is rebuilt. In an
+    incremental one that names its scope:
+    - every meter's rows from the local day of the window's instant
+      (months: its month; Tibber cost: the day of its cost instant), what a
+      moving as_of changes;
+    - the rebuilt meters' rows from the local day and month of their change
+      in rebuild_meters (null: all their rows), what new readings change.
+    A dbt run without the var (by hand, `make dbt`) rebuilds every row of
+    the incremental models it builds: a scope applies only to the build
+    that wrote it; a var naming no written scope is an error.
     `rebuilt(meter_column, instant_column, window, lookback_days)`: true for
     the rows this build recomputes; `window` names the grain (day_start_at,
     month_start_at or cost_day_start_at); lookback_days moves every start
@@ -14,38 +20,52 @@
     scan with an OR; meters='read' reads also the meters the rebuilt ones are
     built on, from where those are rebuilt; `also`: older rows matching a
     condition.
-    `delete_rebuilt(...)`: the pre-hook that removes them first, so the
-    model's select, appended, replaces exactly them.
+    `delete_rebuilt(...)`: the pre-hook that removes them first (all rows
+    without a scope), so the model's select, appended, replaces exactly them.
     The scope is read when the model runs and written into its SQL as
-    constants. Unit tests (no `this`) test the full build; without a written
-    scope (`dbt docs generate` after a full build) the SQL is the full build's.
+    constants. Unit tests (no `this`) test the full build.
 -#}
 
-{% macro rebuilding_incrementally() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
-        {{ return(false) }}
+{#- The scope this run applies (none: every row), read once per call. The
+    source() calls put the scope tables into the lineage of every model
+    and test that uses them. -#}
+{% macro applied_scope() -%}
+    {%- set window_table = source('rebuild', 'rebuild_window') -%}
+    {%- set meters_table = source('rebuild', 'rebuild_meters') -%}
+    {%- set scope_id = var('rebuild_scope_id', '') | string -%}
+    {%- if not execute or not scope_id -%}
+        {{ return(none) }}
     {%- endif -%}
-    {%- set scope = adapter.get_relation(
-        database=this.database, schema='main', identifier='rebuild_window'
-    ) -%}
-    {{ return(scope is not none) }}
-{%- endmacro %}
-
-{% macro rebuild_scope() -%}
+    {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
     {%- set window = run_query(
-        'select day_start_at, month_start_at, cost_day_start_at'
-        ~ ' from main.rebuild_window'
+        'select '
+        ~ day_start_text('window_from_at') ~ ', '
+        ~ month_start_text('window_from_at') ~ ', '
+        ~ day_start_text('cost_from_at') ~ ', tests_rebuilt_only'
+        ~ ' from ' ~ window_table ~ ' where scope_id = ' ~ quoted
     ) -%}
+    {%- if window.rows | length != 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'rebuild_scope_id ' ~ scope_id ~ ' names no scope in '
+            ~ window_table ~ ' (a scope applies only to the build that '
+            ~ 'wrote it): run dbt without --vars rebuild_scope_id, or '
+            ~ '`python -m pipeline run`'
+        ) }}
+    {%- endif -%}
     {%- set meters = run_query(
-        'select meter_id, kind, day_start_at, month_start_at'
-        ~ ' from main.rebuild_meters order by meter_id'
+        'select meter_id, kind, '
+        ~ day_start_text('changed_from_at') ~ ', '
+        ~ month_start_text('changed_from_at')
+        ~ ' from ' ~ meters_table ~ ' where scope_id = ' ~ quoted
+        ~ ' order by meter_id'
     ) -%}
     {%- set scope = {
         'window': {
-            'day_start_at': window.columns[0].values()[0],
-            'month_start_at': window.columns[1].values()[0],
-            'cost_day_start_at': window.columns[2].values()[0],
+            'day_start_at': window.rows[0][0],
+            'month_start_at': window.rows[0][1],
+            'cost_day_start_at': window.rows[0][2],
         },
+        'tests_rebuilt_only': window.rows[0][3],
         'rebuilt': [],
         'read': [],
     } -%}
@@ -58,6 +78,24 @@
         {%- do scope[row[1]].append(meter) -%}
     {%- endfor -%}
     {{ return(scope) }}
+{%- endmacro %}
+
+{#- The start of an instant's local day (month), as text. -#}
+{% macro day_start_text(instant_column) -%}
+    cast({{ local_midnight(local_date(instant_column)) }} as varchar)
+{%- endmacro %}
+
+{% macro month_start_text(instant_column) -%}
+    cast({{ local_midnight(
+        "date_trunc('month', " ~ local_date(instant_column) ~ ")"
+    ) }} as varchar)
+{%- endmacro %}
+
+{% macro rebuilding_incrementally() -%}
+    {%- set scope = applied_scope() -%}
+    {{ return(
+        this is not none and is_incremental() and scope is not none
+    ) }}
 {%- endmacro %}
 
 {% macro instant_literal(iso, lookback_days=0) -%}
@@ -94,7 +132,7 @@
 {% macro rebuilt_condition(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- set scope = rebuild_scope() -%}
+    {%- set scope = applied_scope() -%}
     (
     {%- if meter_column -%}
         {{ meter_rows(
@@ -130,7 +168,7 @@
     also=none
 ) -%}
     {%- if rebuilding_incrementally() -%}
-        {%- set scope = rebuild_scope() -%}
+        {%- set scope = applied_scope() -%}
         {%- set start = instant_literal(scope.window[window], lookback_days) -%}
         select * from {{ relation }} where {{ instant_column }} >= {{ start }}
         {%- if scope[meters] %}
@@ -157,10 +195,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Separate deletes, each pruned by zone maps, rather than one with an OR. -#}
+{#- Separate deletes, each pruned by zone maps, rather than one with an OR;
+    without a scope, every row. -#}
 {% macro delete_rebuilt(meter_column, instant_column, window='day_start_at') -%}
-    {%- if rebuilding_incrementally() -%}
-        {%- set scope = rebuild_scope() -%}
+    {%- if execute and this is not none and is_incremental()
+        and applied_scope() is none -%}
+        delete from {{ this }};
+    {%- elif rebuilding_incrementally() -%}
+        {%- set scope = applied_scope() -%}
         {%- if instant_column -%}
             delete from {{ this }}
             where {{ instant_column }} >= {{

@@ -1,9 +1,8 @@
 {#-
-    Data tests of an incremental build test the rows it rebuilt.
-    pipeline/rebuild.py writes main.rebuild_tests (one row, 'rebuilt') before
-    an incremental build whose tests may be restricted; a full build, or a run
-    asking for all tests (`--full-tests`), removes it and every test reads
-    every row.
+    Data tests of an incremental build test the rows it rebuilt: the
+    scope it applies (macros/rebuild.sql) says so (tests_rebuilt_only),
+    unless the run asks for all tests (`--full-tests`); a full build, or a
+    dbt run without a scope, tests every row.
     Generic tests: get_where_subquery (dbt's hook for the `where` config)
     restricts the model a test reads to the rows `tested_rows` names, for
     the models in `tested_columns`; any other model is read whole.
@@ -40,13 +39,8 @@
 {%- endmacro %}
 
 {% macro testing_rebuilt_rows() -%}
-    {%- if not execute -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set marker = adapter.get_relation(
-        database=target.database, schema='main', identifier='rebuild_tests'
-    ) -%}
-    {{ return(marker is not none) }}
+    {%- set scope = applied_scope() -%}
+    {{ return(scope is not none and scope.tests_rebuilt_only) }}
 {%- endmacro %}
 
 {#- A condition: true for the rows the data tests read (all of them unless

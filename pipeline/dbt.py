@@ -89,9 +89,11 @@ def invoke(
     profiles: Path | None = None,
     target: Path | None = None,
     callbacks: list | None = None,
+    log_level: str = "none",
 ):
     """One dbt command in this process; profiles and target default to the
-    project's profiles.yml and DATA_DIR/target."""
+    project's profiles.yml and DATA_DIR/target; dbt's console lines at
+    `log_level` (none: the run says what matters)."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_environment(settings, as_of))
@@ -106,7 +108,7 @@ def invoke(
         str(target or settings.data_dir / "target"),
         # dbt's own lines go to DATA_DIR/logs/dbt.log; the run says the rest.
         "--log-level",
-        "none",
+        log_level,
         "--log-level-file",
         "debug",
     ]
@@ -134,6 +136,41 @@ def first_failing_row(settings: Settings, node) -> str | None:
     return ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
 
 
+def planned(
+    settings: Settings,
+    as_of: datetime,
+    command: list[str],
+    project: Path = ROOT,
+    *,
+    full_refresh: bool = False,
+    full_tests: bool = False,
+    callbacks: list | None = None,
+):
+    """Every build of the warehouse (the pipeline's, the benchmark's): plan
+    it (pipeline.rebuild), run the dbt `command` on that plan, clear the
+    scope, and record it when every model was built (none failed or was
+    skipped): the next build starts from this one. Returns the plan and
+    dbt's result."""
+    plan = rebuild.plan(
+        settings, project, as_of, full_refresh=full_refresh, full_tests=full_tests
+    )
+    if plan.full_refresh:
+        rebuild.mark_unfinished(settings)
+    try:
+        result = invoke(
+            settings, as_of, [*command, *plan.dbt_args], project, callbacks=callbacks
+        )
+    finally:
+        rebuild.clear_scope(settings)
+    if result.exception is None and all(
+        str(node_result.status) == "success"
+        for node_result in result.result or []
+        if str(node_result.node.resource_type) == "model"
+    ):
+        rebuild.record(settings, plan)
+    return plan, result
+
+
 def build(
     settings: Settings,
     as_of: datetime,
@@ -148,16 +185,18 @@ def build(
     test` runs and a production run skips), incremental when the previous
     build allows (pipeline.rebuild), its data tests then on the rebuilt rows
     unless `full_tests`; raises DbtError on any failure."""
-    plan = rebuild.plan(
-        settings, project, as_of, full_refresh=full_refresh, full_tests=full_tests
-    )
-    if plan.full_refresh:
-        rebuild.mark_unfinished(settings)
-    args = ["build", "--quiet", *plan.dbt_args]
+    command = ["build", "--quiet"]
     if not unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
-    callbacks = [progress] if progress is not None else None
-    result = invoke(settings, as_of, args, project, callbacks=callbacks)
+        command += ["--exclude-resource-type", "unit_test"]
+    plan, result = planned(
+        settings,
+        as_of,
+        command,
+        project,
+        full_refresh=full_refresh,
+        full_tests=full_tests,
+        callbacks=[progress] if progress is not None else None,
+    )
     if result.exception is not None:
         if is_disk_full(str(result.exception)):
             raise DbtError(f"{DISK_FULL}; nothing was published") from None
@@ -193,14 +232,6 @@ def build(
             if kind == "test" and status == "fail":
                 detail = first_failing_row(settings, node) or detail
             outcome.failures.append(f"{kind} {node.name}: {detail}")
-    # Only when every model was built (none failed or was skipped) does the
-    # next build start from this one.
-    if all(
-        str(node_result.status) == "success"
-        for node_result in result.result or []
-        if str(node_result.node.resource_type) == "model"
-    ):
-        rebuild.record(settings, plan)
     if any(is_disk_full(failure) for failure in outcome.failures):
         raise DbtError(f"{DISK_FULL}; nothing was published")
     if outcome.failures or not result.success:
