@@ -1,4 +1,5 @@
-"""Command line: `python -m pipeline run|docs|shell` (`--help` says all)."""
+"""Command line: `python -m pipeline run|docs|dbt|shell` (`--help` says
+all)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,22 @@ def parser() -> argparse.ArgumentParser:
     docs_parser.add_argument(
         "--no-serve", action="store_true", help="only generate the site"
     )
+    dbt_parser = commands.add_parser(
+        "dbt",
+        help="dbt with the settings a run gives it; every row in scope",
+        description=textwrap.fill(
+            "Run dbt on DATA_DIR's warehouse with the settings a run exports, "
+            "e.g. `python -m pipeline dbt build -s my_model+`. The incremental "
+            "models it builds are rebuilt in full (never the scope of an "
+            "earlier run), and the next run builds everything. AS_OF set: "
+            "the models read it as the run's as_of; else the last run's."
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    dbt_parser.add_argument(
+        "args", nargs=argparse.REMAINDER, help="dbt's command and options"
+    )
     commands.add_parser(
         "shell",
         help="DuckDB shell on a snapshot of the warehouse, read-only",
@@ -143,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
                 serve=not args.no_serve,
                 host=args.host or settings.docs_host,
             )
+        elif args.command == "dbt":
+            from pipeline.dbt import by_hand
+            from pipeline.run import run_lock
+
+            stage = "dbt"
+            with run_lock(settings.data_dir):
+                return 0 if by_hand(settings, args.args) else 1
         elif args.command == "shell":
             from pipeline.shell import shell
 

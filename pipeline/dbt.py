@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from extract import landing
 from pipeline import rebuild
 from pipeline.errors import DISK_FULL, DbtError, is_disk_full
 from pipeline.settings import Settings
@@ -116,6 +117,25 @@ def invoke(
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     runner = dbtRunner(callbacks=callbacks or [])
     return runner.invoke([*args[:split], *common, *args[split:]])
+
+
+# dbt commands that write the warehouse's models.
+BUILDING = {"build", "run", "seed", "snapshot"}
+
+
+def by_hand(settings: Settings, args: list[str], project: Path = ROOT) -> bool:
+    """`python -m pipeline dbt ARGS` (`make dbt`): dbt as a run gives it
+    (the settings exported, DATA_DIR's warehouse, target and logs), with
+    dbt's own output, under no scope: the incremental models it builds are
+    rebuilt in full, and the build record is marked unfinished so the next
+    run builds everything. AS_OF set: the models read it as the run's
+    as_of; else the last run's. True when dbt succeeded."""
+    if settings.as_of is not None:
+        landing.write_run_context(settings.data_dir, settings.as_of)
+    if args and args[0] in BUILDING:
+        rebuild.mark_unfinished(settings)
+    result = invoke(settings, settings.as_of, args, project, log_level="info")
+    return result.success
 
 
 def first_failing_row(settings: Settings, node) -> str | None:

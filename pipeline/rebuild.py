@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -397,46 +397,53 @@ def relation(db: duckdb.DuckDBPyConnection, model: str) -> str:
 def previous_readings(
     db: duckdb.DuckDBPyConnection, shared: dict, changed_at: dict[str, datetime]
 ) -> dict[str, datetime | None]:
-    """Per changed meter, the last reading the previous build kept that its
-    change cannot reach (None: the whole meter). Cleaning looks
+    """Per changed meter, the kept reading from which the previous build's
+    rows change (None: all of them). Cleaning looks
     `cleaning_lookahead_readings` kept readings ahead (a typo shows only
     when the next reading arrives), so a change can turn the verdict of
-    that many readings before it; the segment ending at the first of them
-    starts at the kept reading before. The whole meter when that reading
-    lies in the first `segment_rate_days` of its readings (their rate is
-    the one before its first reading, int_reading_segments) or nothing
-    precedes it."""
+    that many readings before it, and the segment ending at the first of
+    them starts at the kept reading before that. All of them when fewer
+    readings precede the change, or when a reading it can turn lies in the
+    first `segment_rate_days` of the meter's readings (their rate is the
+    one before the first reading: int_reading_segments)."""
     if not changed_at:
         return {}
-    reached = shared["cleaning_lookahead_readings"] + 1
-    first_days = shared["segment_rate_days"]
+    reached = int(shared["cleaning_lookahead_readings"])
     rows = db.execute(
         f"""
-        select
-            changed.meter_id,
-            list(readings.reading_at order by readings.reading_at desc)
-                filter (where readings.reading_at < changed.changed_at)
-                [{int(reached)}] as previous_at,
-            min(readings.reading_at) as first_at
-        from (
-            select unnest(?::varchar[]) as meter_id,
-                   unnest(?::timestamptz[]) as changed_at
-        ) as changed
-        left join {relation(db, "int_readings_combined")} as readings
-            on readings.meter_id = changed.meter_id
-        group by changed.meter_id
-        """,
-        [list(changed_at), list(changed_at.values())],
-    ).fetchall()
-    rebuilt: dict[str, datetime | None] = {}
-    for meter_id, previous_at, first_at in rows:
-        in_first_year = (
-            previous_at is None
-            or first_at is None
-            or previous_at <= first_at + timedelta(days=first_days)
+        with kept as (
+            select
+                changed.meter_id,
+                list(readings.reading_at order by readings.reading_at desc)
+                    filter (where readings.reading_at < changed.changed_at)
+                    as before_change,
+                min(readings.reading_at) as first_at
+            from (
+                select unnest(?::varchar[]) as meter_id,
+                       unnest(?::timestamptz[]) as changed_at
+            ) as changed
+            left join {relation(db, "int_readings_combined")} as readings
+                on readings.meter_id = changed.meter_id
+            group by changed.meter_id
         )
-        rebuilt[meter_id] = None if in_first_year else previous_at
-    return rebuilt
+        select
+            meter_id,
+            before_change[{reached + 1}] as previous_at,
+            -- in days since the epoch, as int_reading_segments weighs time
+            epoch_us(before_change[{reached}]) / 86400000000.0
+            <= epoch_us(first_at) / 86400000000.0 + ? as in_first_year
+        from kept
+        """,
+        [
+            list(changed_at),
+            list(changed_at.values()),
+            int(shared["segment_rate_days"]),
+        ],
+    ).fetchall()
+    return {
+        meter_id: None if previous_at is None or in_first_year else previous_at
+        for meter_id, previous_at, in_first_year in rows
+    }
 
 
 def installed_or_removed_near(
