@@ -33,10 +33,10 @@ import pyarrow as pa
 
 from bench import whole_run
 from bench.synthetic import SYNTHETIC_TIBBER_HOME_ID
-from extract import landing
+from core import landing
+from core.errors import DbtError
+from core.settings import load_settings
 from pipeline.dbt import copy_project, invoke, planned
-from pipeline.errors import DbtError
-from pipeline.settings import load_settings
 
 AS_OF = datetime(2026, 11, 27, 5, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,7 +185,7 @@ def main() -> None:
 def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> str:
     """The rates and the hourly run against a local influxd (bench/whole_run.py);
     returns their fields of the last line."""
-    from tests.fixtures_influx import start_influxd
+    from tests.support.fixtures_influx import start_influxd
 
     server = start_influxd(workdir / "influxd")
     try:

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.settings import load_settings
 from extract.influx import extract_readings
-from pipeline.settings import load_settings
-from tests.fixtures_influx import InfluxServer, start_influxd
+from tests.support.fixtures_influx import InfluxServer, start_influxd
 
 START_S = 1_600_000_000
 WRITE_BATCH = 50_000

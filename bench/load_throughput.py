@@ -23,9 +23,9 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import load_settings
 from load.publish import MARTS, ensure_state, publish_marts
-from pipeline.settings import load_settings
-from tests.fixtures_influx import InfluxServer, start_influxd
+from tests.support.fixtures_influx import InfluxServer, start_influxd
 
 DAILY = "meter_daily_readings"
 MONTHLY = "meter_monthly_readings"

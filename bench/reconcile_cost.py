@@ -31,12 +31,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.synthetic import generate
-from extract import fingerprint, landing
+from core import landing
+from core.influxdb import InfluxTarget
+from core.settings import load_settings
+from extract import fingerprint
 from extract.influx import extract_readings, landed_watermarks
-from pipeline.influxdb import InfluxTarget
 from pipeline.run import physical_meter_units
-from pipeline.settings import load_settings
-from tests.fixtures_influx import InfluxServer, start_influxd
+from tests.support.fixtures_influx import InfluxServer, start_influxd
 
 AS_OF = datetime(2026, 11, 27, 10, tzinfo=UTC)
 WRITE_BATCH = 50_000

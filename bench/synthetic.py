@@ -2,7 +2,7 @@
 
 `generate` writes the four seeds (same columns and formats as `seeds/`) to
 `out_dir/seeds/` and the landing zone to `out_dir/data/landing/` through
-`extract.landing.append`, like a real extract.
+`core.landing.append`, like a real extract.
 
 The house mirrors the real one: mostly physical meters read by hand every 15
 to 41 days at local daytime hours (so consecutive readings are 14 to 42 days
@@ -36,8 +36,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extract import landing
-from pipeline.errors import ConfigError
+from core import landing
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

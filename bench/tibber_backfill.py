@@ -1,6 +1,6 @@
 """Tibber extract at scale: a 2-year backfill, then an hourly run.
 
-Serves two years of hours from the local GraphQL server (tests/tibber_server.py)
+Serves two years of hours from the local GraphQL server (tests/support/tibber_server.py)
 and prints:
 
     tibber backfill hours=<n> requests=<r> seconds=<s>
@@ -17,9 +17,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from core.settings import load_settings
 from extract.tibber import extract_hours
-from pipeline.settings import load_settings
-from tests.tibber_server import TibberServer, hourly_series
+from tests.support.tibber_server import TibberServer, hourly_series
 
 HOUR = timedelta(hours=1)
 

@@ -31,9 +31,9 @@ from pathlib import Path
 import duckdb
 import requests
 
+from core import influxdb
+from core.settings import Settings, load_settings
 from load import publish
-from pipeline import influxdb
-from pipeline.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_BATCH_LINES = 50_000

@@ -54,8 +54,8 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from extract import landing
-from pipeline.errors import ConfigError
+from core import landing
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

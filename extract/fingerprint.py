@@ -27,8 +27,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from extract import landing
-from pipeline.influxdb import (
+from core import landing
+from core.influxdb import (
     InfluxTarget,
     flux_csv,
     flux_string,

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from extract import fingerprint, landing
-from pipeline.influxdb import (
+from core import landing
+from core.influxdb import (
     InfluxTarget,
     flux_csv,
     flux_string,
@@ -43,6 +43,7 @@ from pipeline.influxdb import (
     iter_influxql,
     rfc3339,
 )
+from extract import fingerprint
 
 log = logging.getLogger(__name__)
 

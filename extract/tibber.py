@@ -32,9 +32,9 @@ from gql.transport.exceptions import (
 )
 from gql.transport.requests import RequestsHTTPTransport
 
-from extract import landing
-from pipeline.errors import TibberError
-from pipeline.settings import Settings
+from core import landing
+from core.errors import TibberError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import math
 import re
 from functools import lru_cache
 
-from pipeline.errors import InfluxError
+from core.errors import InfluxError
 
 _MEASUREMENT_SPECIAL = ", "
 _KEY_SPECIAL = ",= "

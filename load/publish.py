@@ -22,7 +22,7 @@ nothing is duplicated. A run whose marts did not change sends nothing.
 The state also records the target (URL and bucket) it describes; pointed at
 another target, the loader forgets it and publishes everything there. It
 records the source the points came from too (`published_source`,
-pipeline/source.py): the loader publishes only a warehouse built from the
+core/source.py): the loader publishes only a warehouse built from the
 source the settings name, never the demo's.
 If the warehouse file is rebuilt from scratch, the state is gone: the next run
 rewrites every point, but cannot know of points that vanished meanwhile;
@@ -41,10 +41,10 @@ from pathlib import Path
 
 import duckdb
 
+from core import influxdb, source
+from core.errors import PipelineError
+from core.settings import Settings
 from load.line_protocol import escape_key, escape_measurement
-from pipeline import influxdb, source
-from pipeline.errors import PipelineError
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from typing import TextIO
 
 import duckdb
 
+from core import influxdb
+from core.errors import ConfigError, PipelineError
+from core.settings import Settings, load_settings
 from load.publish import MEASUREMENTS, clear_state
-from pipeline import influxdb
-from pipeline.errors import ConfigError, PipelineError
-from pipeline.settings import Settings, load_settings
 
 PROMPT = (
     "This deletes the measurements {names} from {bucket} at {url}; "

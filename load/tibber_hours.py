@@ -31,11 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from extract import landing
+from core import influxdb, landing, source
+from core.errors import ConfigError, LandingError
+from core.settings import Settings
 from load.line_protocol import point_line
-from pipeline import influxdb, source
-from pipeline.errors import ConfigError, LandingError
-from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 

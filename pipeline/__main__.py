@@ -10,9 +10,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pipeline import logs, privacy
-from pipeline.errors import DISK_FULL, PipelineError
-from pipeline.settings import load_settings
+from core import logs
+from core.errors import DISK_FULL, PipelineError
+from core.settings import load_settings
+from pipeline import privacy
 
 SETTINGS_HELP = """\
 settings (environment, or KEY=VALUE lines in .env and secrets/*.env; the

@@ -41,10 +41,10 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from pipeline import logs
-from pipeline.errors import ConfigError, PipelineError
-from pipeline.notify_urls import fingerprint, mask, split_urls
-from pipeline.settings import Settings
+from core import logs
+from core.errors import ConfigError, PipelineError
+from core.notify_urls import fingerprint, mask, split_urls
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from pipeline.run import RunSummary

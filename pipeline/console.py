@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from pipeline import logs
+from core import logs
 
 
 def number(value: int) -> str:

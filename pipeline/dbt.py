@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 
-from extract import landing
+from core import landing
+from core.errors import DISK_FULL, DbtError, is_disk_full
+from core.settings import Settings
 from pipeline import rebuild
-from pipeline.errors import DISK_FULL, DbtError, is_disk_full
-from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The seeds of the yearly cost statement (statement/, models/*/billing).

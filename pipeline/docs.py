@@ -26,10 +26,10 @@ from pathlib import Path
 
 import yaml
 
+from core.errors import DbtError, PipelineError
+from core.settings import Settings
 from pipeline.dbt import invoke
-from pipeline.errors import DbtError, PipelineError
 from pipeline.run import project_dir, snapshot_path
-from pipeline.settings import Settings
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html")
 

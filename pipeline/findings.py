@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from core.settings import Settings
 from pipeline import reported
-from pipeline.settings import Settings
 
 DERIVED = (
     "negative_virtual_day",

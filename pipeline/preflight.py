@@ -22,10 +22,10 @@ from typing import Any
 
 import requests
 
-from pipeline import influxdb
-from pipeline.errors import InfluxError
-from pipeline.influxdb import InfluxTarget
-from pipeline.settings import Settings
+from core import influxdb
+from core.errors import InfluxError
+from core.influxdb import InfluxTarget
+from core.settings import Settings
 
 
 @dataclass

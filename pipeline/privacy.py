@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 
 def group_id(name: str) -> int:

@@ -38,9 +38,9 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from extract import landing
-from pipeline.errors import DbtError, LandingError
-from pipeline.settings import Settings
+from core import landing
+from core.errors import DbtError, LandingError
+from core.settings import Settings
 
 STATE_DDL = """
 create table if not exists main.build_state (

@@ -1,7 +1,7 @@
 """`make run`: preflight -> extract -> dbt build (models and data tests) -> load.
 
 One run at a time (a lock under DATA_DIR), against the one source its DATA_DIR
-holds (pipeline/source.py). Each stage leaves one line on the console (live
+holds (core/source.py). Each stage leaves one line on the console (live
 progress before it on a terminal, pipeline/console.py); the run ends with a
 line that says in words what changed. A failure ends the run with one line
 naming the stage and the cause; data tests that fail with severity error stop
@@ -27,13 +27,13 @@ from pathlib import Path
 
 import duckdb
 
-from extract import landing
-from pipeline import alerts, findings, logs, reported, source, unchanged
+from core import landing, logs, source
+from core.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
+from core.settings import Settings
+from pipeline import alerts, findings, reported, unchanged
 from pipeline.console import Console, DbtProgress, number, plural
 from pipeline.dbt import DbtOutcome, build
-from pipeline.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
 from pipeline.findings import Findings
-from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

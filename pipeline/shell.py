@@ -15,8 +15,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from core.settings import Settings
 from pipeline.run import snapshot_path
-from pipeline.settings import Settings
 
 
 def duckdb_binary() -> str | None:

@@ -22,9 +22,9 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from extract import landing
+from core import landing
+from core.settings import Settings
 from pipeline import rebuild
-from pipeline.settings import Settings
 
 
 def record_path(settings: Settings) -> Path:

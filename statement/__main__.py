@@ -7,9 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline import logs
-from pipeline.errors import PipelineError
-from pipeline.settings import load_settings
+from core import logs
+from core.errors import PipelineError
+from core.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

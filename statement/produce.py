@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from core.settings import Settings
 from pipeline.run import run_lock
-from pipeline.settings import Settings
 from statement.document import Line, Statement, render_html, write_pdf
 from statement.warehouse import StatementError, ensure_fresh
 

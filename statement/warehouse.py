@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from extract import landing
+from core import landing
+from core.errors import PipelineError
+from core.settings import Settings
 from pipeline import rebuild
 from pipeline.dbt import build
-from pipeline.errors import PipelineError
 from pipeline.run import check_warehouse_free, project_dir, take_snapshot
-from pipeline.settings import Settings
 
 
 class StatementError(PipelineError):

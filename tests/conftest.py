@@ -1,8 +1,8 @@
 """Shared fixtures: each external system's fixtures live in their own module."""
 
 pytest_plugins = [
-    "tests.fixtures_influx",
-    "tests.fixtures_tibber",
-    "tests.fixtures_demo",
-    "tests.fixtures_pipeline",
+    "tests.support.fixtures_influx",
+    "tests.support.fixtures_tibber",
+    "tests.support.fixtures_demo",
+    "tests.support.fixtures_pipeline",
 ]

@@ -1,0 +1,131 @@
+"""An incremental build runs its data tests on the rows it rebuilt
+(macros/tested_rows.sql); a full build, or `--full-tests`, on every row.
+
+The small house (tests/scenarios/small_house), with readings of the flat's
+meter, built in this process: first at FIRST (2024-01-25 12:00 Berlin),
+then incrementally at LATER (2024-01-28 12:00 Berlin). The incremental
+build rebuilds every meter's days from FIRST's day, 2024-01-25, on; its
+tests read from two days before that, 2024-01-23.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from core import landing
+from core.errors import DbtError
+from core.settings import load_settings
+from pipeline.dbt import build, copy_project
+from tests.support.fixtures_demo import ROOT
+
+FIRST = datetime(2024, 1, 25, 11, tzinfo=UTC)
+LATER = datetime(2024, 1, 28, 11, tzinfo=UTC)
+DAILY = "models/marts/meter_daily_consumption.sql"
+UNIONED = "    select * from virtual\n)"
+
+
+def small_house(tmp_path: Path, duplicated_from: str | None = None):
+    """The small house's project and settings, the flat's readings landed;
+    `duplicated_from`: meter_daily_consumption repeats the physical days
+    from that local day on (a bug its unique_combination test must catch)."""
+    project = copy_project(ROOT / "tests" / "scenarios" / "small_house", tmp_path)
+    if duplicated_from:
+        model = project / DAILY
+        text = model.read_text()
+        assert text.count(UNIONED) == 1
+        model.write_text(
+            text.replace(
+                UNIONED,
+                "    select * from virtual\n    union all\n"
+                "    select * from physical\n"
+                f"    where day >= date '{duplicated_from}'\n)",
+            )
+        )
+    data_dir = tmp_path / "data"
+    settings = load_settings(tmp_path, {"DATA_DIR": str(data_dir)})
+    landing.ensure(data_dir)
+    readings = [
+        ("flat", datetime(2024, 1, 1, 11, tzinfo=UTC), 100.0),
+        ("flat", datetime(2024, 1, 11, 11, tzinfo=UTC), 140.0),
+        ("flat", datetime(2024, 1, 21, 11, tzinfo=UTC), 180.0),
+    ]
+    landing.append(
+        data_dir,
+        "readings",
+        pa.Table.from_pylist(
+            [
+                {
+                    "meter_id": meter,
+                    "measured_at": at,
+                    "value": value,
+                    "unit": "kWh",
+                    "extracted_at": datetime(2024, 1, 22, tzinfo=UTC),
+                }
+                for meter, at, value in readings
+            ]
+        ),
+    )
+    return project, settings
+
+
+def build_at(settings, project: Path, as_of: datetime, **options):
+    landing.write_run_context(settings.data_dir, as_of)
+    return build(settings, as_of, project, **options)
+
+
+def test_an_incremental_build_tests_its_rebuilt_rows(tmp_path: Path) -> None:
+    """Days from 2024-01-27 on are doubled: none exist at FIRST (its last
+    day is 2024-01-25), so the full build passes; at LATER the days 01-27
+    and 01-28 are rebuilt, doubled, and the restricted test finds them."""
+    project, settings = small_house(tmp_path, duplicated_from="2024-01-27")
+    first = build_at(settings, project, FIRST)
+    assert first.scope.startswith("full build")
+    assert first.tests_failed == 0
+
+    with pytest.raises(DbtError) as failure:
+        build_at(settings, project, LATER)
+
+    message = str(failure.value)
+    assert "unique_combination_meter_daily_consumption_meter_id__day" in message
+    assert "meter_id=flat" in message
+
+
+def test_old_rows_are_tested_by_a_full_build_and_on_demand(tmp_path: Path) -> None:
+    """A duplicate of the flat's counter at the start of 2024-01-03, written
+    into the warehouse after the first build: 20 days before the incremental
+    build's tested rows (from 2024-01-23), so that build passes; the same
+    build with full_tests reads every row and fails on it."""
+    project, settings = small_house(tmp_path)
+    build_at(settings, project, FIRST)
+    with duckdb.connect(str(settings.warehouse)) as db:
+        inserted = db.execute(
+            "insert into intermediate.int_daily_readings_interpolated "
+            "select * from intermediate.int_daily_readings_interpolated "
+            "where meter_id = 'flat' and day = date '2024-01-03'"
+        ).fetchone()[0]
+    assert inserted == 1
+
+    incremental = build_at(settings, project, LATER)
+    assert incremental.scope.startswith("incremental")
+    assert incremental.scope.endswith("data tests on the rebuilt rows")
+    assert incremental.tests_failed == 0
+    # The incremental build kept the old duplicate (it lies before the
+    # rebuilt days) ...
+    with duckdb.connect(str(settings.warehouse)) as db:
+        kept = db.execute(
+            "select count(*) from intermediate.int_daily_readings_interpolated "
+            "where meter_id = 'flat' and day = date '2024-01-03'"
+        ).fetchone()[0]
+    assert kept == 2
+    # ... which a full test pass finds.
+    with pytest.raises(DbtError) as failure:
+        build_at(settings, project, LATER, full_tests=True)
+    message = str(failure.value)
+    assert "unique_combination" in message
+    assert "meter_id=flat" in message
+    assert "occurrences=2" in message
