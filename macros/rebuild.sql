@@ -1,16 +1,17 @@
 {#-
     Incremental builds (pipeline/rebuild.py decides and writes the scope
-    into the source `rebuild`, under an id it passes as the var
-    rebuild_scope_id). In a full build every row is rebuilt. In an
+    into the source `rebuild`, under an id it gives dbt in the environment
+    variable REBUILD_SCOPE_ID: a var would make dbt parse the whole project
+    again at every build). In a full build every row is rebuilt. In an
     incremental one that names its scope:
     - every meter's rows from the local day of the window's instant
       (months: its month; Tibber cost: the day of its cost instant), what a
       moving as_of changes;
     - the rebuilt meters' rows from the local day and month of their change
       in rebuild_meters (null: all their rows), what new readings change.
-    A dbt run without the var (by hand, `make dbt`) rebuilds every row of
+    A dbt run without that id (by hand, `make dbt`) rebuilds every row of
     the incremental models it builds: a scope applies only to the build
-    that wrote it; a var naming no written scope is an error.
+    that wrote it; an id naming no written scope is an error.
     `rebuilt(meter_column, instant_column, window, lookback_days)`: true for
     the rows this build recomputes; `window` names the grain (day_start_at,
     month_start_at or cost_day_start_at); lookback_days moves every start
@@ -26,14 +27,14 @@
     constants. Unit tests (no `this`) test the full build.
 -#}
 
-{#- The scope this run applies (none: every row), read once per call. The
-    source() calls put the scope tables into the lineage of every model
-    and test that uses them. -#}
+{#- The scope this run applies (none: every row). The source() calls put
+    the scope tables into the lineage of every model and test that uses
+    them; the id is read only when the model runs, never while dbt parses. -#}
 {% macro applied_scope() -%}
     {%- set window_table = source('rebuild', 'rebuild_window') -%}
     {%- set meters_table = source('rebuild', 'rebuild_meters') -%}
-    {%- set scope_id = var('rebuild_scope_id', '') | string -%}
-    {%- if not execute or not scope_id -%}
+    {%- set scope_id = env_var('REBUILD_SCOPE_ID', '') if execute else '' -%}
+    {%- if not scope_id -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
@@ -46,10 +47,9 @@
     ) -%}
     {%- if window.rows | length != 1 -%}
         {{ exceptions.raise_compiler_error(
-            'rebuild_scope_id ' ~ scope_id ~ ' names no scope in '
+            'REBUILD_SCOPE_ID=' ~ scope_id ~ ' names no scope in '
             ~ window_table ~ ' (a scope applies only to the build that '
-            ~ 'wrote it): run dbt without --vars rebuild_scope_id, or '
-            ~ '`python -m pipeline run`'
+            ~ 'wrote it): unset it, or run `python -m pipeline run`'
         ) }}
     {%- endif -%}
     {%- set meters = run_query(

@@ -70,9 +70,13 @@ def copy_project(house: Path, destination: Path, *, billing: bool = True) -> Pat
     return destination
 
 
-def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
-    """What the dbt project reads through env_var()."""
+def dbt_environment(
+    settings: Settings, as_of: datetime, scope_id: str = ""
+) -> dict[str, str]:
+    """What the dbt project reads through env_var(); `scope_id`: the
+    rebuild scope the incremental models apply (none: every row)."""
     return {
+        "REBUILD_SCOPE_ID": scope_id,
         "DATA_DIR": str(settings.data_dir),
         "METER_TIMEZONE": settings.timezone,
         "TIBBER_METER_ID": settings.tibber_meter_id,
@@ -91,13 +95,15 @@ def invoke(
     target: Path | None = None,
     callbacks: list | None = None,
     log_level: str = "none",
+    scope_id: str = "",
 ):
     """One dbt command in this process; profiles and target default to the
     project's profiles.yml and DATA_DIR/target; dbt's console lines at
-    `log_level` (none: the run says what matters)."""
+    `log_level` (none: the run says what matters), under the rebuild
+    scope `scope_id` (none: every row)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings, as_of))
+    os.environ.update(dbt_environment(settings, as_of, scope_id))
     common = [
         "--project-dir",
         str(project),
@@ -116,7 +122,10 @@ def invoke(
     # Options go after the (sub)command words: `docs generate --project-dir`.
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     runner = dbtRunner(callbacks=callbacks or [])
-    return runner.invoke([*args[:split], *common, *args[split:]])
+    try:
+        return runner.invoke([*args[:split], *common, *args[split:]])
+    finally:
+        os.environ.pop("REBUILD_SCOPE_ID")  # no later dbt applies it
 
 
 # dbt commands that write the warehouse's models.
@@ -178,7 +187,12 @@ def planned(
         rebuild.mark_unfinished(settings)
     try:
         result = invoke(
-            settings, as_of, [*command, *plan.dbt_args], project, callbacks=callbacks
+            settings,
+            as_of,
+            [*command, *plan.dbt_args],
+            project,
+            callbacks=callbacks,
+            scope_id=plan.scope_id,
         )
     finally:
         rebuild.clear_scope(settings)

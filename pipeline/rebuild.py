@@ -16,12 +16,12 @@ project and nothing it saw went away. It then recomputes
   and the master and virtual meters built on it from the same day.
 It writes that scope, under a new id, to two warehouse tables
 (`rebuild_window`, `rebuild_meters`: the dbt source `rebuild`), and the
-build passes the id to dbt as the var `rebuild_scope_id`: the incremental
-models apply the scope whose id matches (macros/rebuild.sql) and rebuild
-every row without one (a hand-run dbt); the scope is cleared after the
-build. What the models know (compositions, installed lives, kept readings,
-local days) is read from the warehouse the previous build left; a constant
-both sides use is a var in dbt_project.yml.
+build gives dbt the id (pipeline.dbt): the incremental models apply the
+scope whose id matches (macros/rebuild.sql) and rebuild every row without
+one (a hand-run dbt); the scope is cleared after the build. What the
+models know (compositions, installed lives, kept readings, local days) is
+read from the warehouse the previous build left; a constant both sides use
+is a var in dbt_project.yml.
 Anything else (first build, changed models, seeds or settings, as_of moved
 back, a landing file removed, --full-refresh, a full build that did not
 finish) rebuilds everything.
@@ -65,11 +65,6 @@ UNFINISHED = "unfinished full build"
 # Data tests that read nothing but the seeds (and views of them): an
 # incremental build, whose seeds and code did not change, need not repeat them.
 SEED_TESTS = ["path:models/staging/house", "path:tests/dbt/house"]
-# The var naming the scope a build applies (macros/rebuild.sql).
-SCOPE_VAR = "rebuild_scope_id"
-# Where the scope lives: the dbt source `rebuild`
-# (models/staging/rebuild/_rebuild__sources.yml).
-SCOPE_SCHEMA = "main"
 FINGERPRINTED = (
     "dbt_project.yml",
     "profiles.yml",
@@ -99,16 +94,13 @@ class BuildPlan:
         what only the code and the seeds define, both unchanged since the
         previous build: the seeds and the views tagged static (the tests of
         those built on the landing zone still run), and the data tests of
-        the house's description (SEED_TESTS) unless full_tests; it names
-        the scope it applies."""
+        the house's description (SEED_TESTS) unless full_tests."""
         if self.full_refresh:
             return ["--full-refresh"]
-        scope = ["--vars", f'{{"{SCOPE_VAR}": "{self.scope_id}"}}']
         excluded = ["tag:static"]
         if not self.full_tests:
             excluded += SEED_TESTS
         return [
-            *scope,
             "--select",
             "resource_type:model resource_type:test resource_type:unit_test",
             "--exclude",
@@ -515,16 +507,14 @@ def write_scope(
         for meter_id, instant in sorted(chosen.items())
     ]
     db.execute(SCOPE_DDL)
-    db.execute(f"delete from {SCOPE_SCHEMA}.rebuild_window")
-    db.execute(f"delete from {SCOPE_SCHEMA}.rebuild_meters")
+    db.execute("delete from main.rebuild_window")
+    db.execute("delete from main.rebuild_meters")
     db.execute(
-        f"insert into {SCOPE_SCHEMA}.rebuild_window values (?, ?, ?, ?)",
+        "insert into main.rebuild_window values (?, ?, ?, ?)",
         [current.scope_id, window_from, cost_from, not current.full_tests],
     )
     if meters:
-        db.executemany(
-            f"insert into {SCOPE_SCHEMA}.rebuild_meters values (?, ?, ?, ?)", meters
-        )
+        db.executemany("insert into main.rebuild_meters values (?, ?, ?, ?)", meters)
 
 
 def clear_scope(settings: Settings) -> None:
@@ -533,8 +523,8 @@ def clear_scope(settings: Settings) -> None:
         return
     with duckdb.connect(str(settings.warehouse)) as db:
         db.execute(SCOPE_DDL)
-        db.execute(f"delete from {SCOPE_SCHEMA}.rebuild_window")
-        db.execute(f"delete from {SCOPE_SCHEMA}.rebuild_meters")
+        db.execute("delete from main.rebuild_window")
+        db.execute("delete from main.rebuild_meters")
 
 
 def mark_unfinished(settings: Settings) -> None:

@@ -149,19 +149,14 @@ def test_a_scope_id_that_names_no_written_scope_stops_dbt(tmp_path: Path) -> Non
     result = invoke(
         settings,
         FIRST,
-        [
-            "run",
-            "--select",
-            "int_readings_classified",
-            "--vars",
-            '{"rebuild_scope_id": "0123abcd"}',
-        ],
+        ["run", "--select", "int_readings_classified"],
         project,
+        scope_id="0123abcd",
     )
 
     assert not result.success
     log = (settings.data_dir / "logs" / "dbt.log").read_text()
-    assert "rebuild_scope_id 0123abcd names no scope in" in log
+    assert "REBUILD_SCOPE_ID=0123abcd names no scope in" in log
 
 
 def test_the_developer_loop_rebuilds_what_it_selects_and_the_next_run_is_full(

@@ -187,7 +187,6 @@ def test_plan_rebuilds_changed_meters_from_the_reading_cleaning_cannot_reach(
     assert not plan.full_refresh
     assert plan.rebuilt_meters == ["a", "b", "c", "g", "h", "m", "m2", "v"]
     assert plan.scope_id
-    assert plan.dbt_args[:2] == ["--vars", f'{{"rebuild_scope_id": "{plan.scope_id}"}}']
     window, meters = written_scope(settings)
     assert window == [(plan.scope_id, P, P, True)]
     june = noon(2023, 6, 1)
