@@ -89,7 +89,9 @@ first_year_ends as (
     from sequenced
     inner join first_readings
         on sequenced.meter_id = first_readings.meter_id
-    where sequenced.time_weight <= first_readings.time_weight + {{ var('segment_rate_days') }}
+    where
+        sequenced.time_weight
+        <= first_readings.time_weight + {{ var('segment_rate_days') }}
     group by sequenced.meter_id
 ),
 
@@ -101,7 +103,9 @@ last_year_starts as (
     from sequenced
     inner join last_readings
         on sequenced.meter_id = last_readings.meter_id
-    where sequenced.time_weight >= last_readings.time_weight - {{ var('segment_rate_days') }}
+    where
+        sequenced.time_weight
+        >= last_readings.time_weight - {{ var('segment_rate_days') }}
     group by sequenced.meter_id
 ),
 
