@@ -9,6 +9,8 @@
       moving as_of changes;
     - the rebuilt meters' rows from the local day and month of their change
       in rebuild_meters (null: all their rows), what new readings change.
+    Those days and months are written beside the instants when dbt starts
+    (`resolve_rebuild_scope`, on-run-start).
     A dbt run without that id (by hand, `make dbt`) rebuilds every row of
     the incremental models it builds: a scope applies only to the build
     that wrote it; an id naming no written scope is an error.
@@ -27,37 +29,82 @@
     constants. Unit tests (no `this`) test the full build.
 -#}
 
-{#- The scope this run applies (none: every row). The source() calls put
-    the scope tables into the lineage of every model and test that uses
-    them; the id is read only when the model runs, never while dbt parses. -#}
-{% macro applied_scope() -%}
-    {%- set window_table = source('rebuild', 'rebuild_window') -%}
-    {%- set meters_table = source('rebuild', 'rebuild_meters') -%}
-    {%- set scope_id = env_var('REBUILD_SCOPE_ID', '') if execute else '' -%}
+{#- The scope's id this run applies ('' when none); read only when dbt
+    runs, never while it parses. -#}
+{% macro rebuild_scope_id() -%}
+    {{ return(env_var('REBUILD_SCOPE_ID', '') if execute else '') }}
+{%- endmacro %}
+
+{#- on-run-start: the local day and month starts (UTC instants as ISO text)
+    of the scope's instants, by the models' own local time (time.sql);
+    stops dbt when the id names no written scope. -#}
+{% macro resolve_rebuild_scope() -%}
+    {%- set scope_id = rebuild_scope_id() -%}
     {%- if not scope_id -%}
-        {{ return(none) }}
+        {{ return('') }}
     {%- endif -%}
+    {%- set window_table = source('rebuild', 'rebuild_window') -%}
     {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
-    {%- set window = run_query(
-        'select '
-        ~ day_start_text('window_from_at') ~ ', '
-        ~ month_start_text('window_from_at') ~ ', '
-        ~ day_start_text('cost_from_at') ~ ', tests_rebuilt_only'
-        ~ ' from ' ~ window_table ~ ' where scope_id = ' ~ quoted
-    ) -%}
-    {%- if window.rows | length != 1 -%}
+    {%- set written = adapter.get_relation(
+        database=window_table.database,
+        schema=window_table.schema,
+        identifier=window_table.identifier,
+    ) is not none and run_query(
+        'select count(*) from ' ~ window_table ~ ' where scope_id = ' ~ quoted
+    ).rows[0][0] == 1 -%}
+    {%- if not written -%}
         {{ exceptions.raise_compiler_error(
             'REBUILD_SCOPE_ID=' ~ scope_id ~ ' names no scope in '
             ~ window_table ~ ' (a scope applies only to the build that '
             ~ 'wrote it): unset it, or run `python -m pipeline run`'
         ) }}
     {%- endif -%}
+    update {{ window_table }} set
+        day_start_at = {{ day_start_text('window_from_at') }},
+        month_start_at = {{ month_start_text('window_from_at') }},
+        cost_day_start_at = {{ day_start_text('cost_from_at') }}
+    where scope_id = {{ quoted }};
+    update {{ source('rebuild', 'rebuild_meters') }} set
+        day_start_at = {{ day_start_text('changed_from_at') }},
+        month_start_at = {{ month_start_text('changed_from_at') }}
+    where scope_id = {{ quoted }}
+{%- endmacro %}
+
+{% macro day_start_text(instant_column) -%}
+    {{ utc_text(local_midnight(local_date(instant_column))) }}
+{%- endmacro %}
+
+{% macro month_start_text(instant_column) -%}
+    {{ utc_text(local_midnight(
+        "date_trunc('month', " ~ local_date(instant_column) ~ ")"
+    )) }}
+{%- endmacro %}
+
+{% macro utc_text(instant_expression) -%}
+    strftime(
+        timezone('UTC', {{ instant_expression }}), '%Y-%m-%dT%H:%M:%S+00:00'
+    )
+{%- endmacro %}
+
+{#- The scope this run applies (none: every row). The source() calls put
+    the scope tables into the lineage of every model and test that uses
+    them. -#}
+{% macro applied_scope() -%}
+    {%- set window_table = source('rebuild', 'rebuild_window') -%}
+    {%- set meters_table = source('rebuild', 'rebuild_meters') -%}
+    {%- set scope_id = rebuild_scope_id() -%}
+    {%- if not scope_id -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
+    {%- set window = run_query(
+        'select day_start_at, month_start_at, cost_day_start_at,'
+        ~ ' tests_rebuilt_only from ' ~ window_table
+        ~ ' where scope_id = ' ~ quoted
+    ) -%}
     {%- set meters = run_query(
-        'select meter_id, kind, '
-        ~ day_start_text('changed_from_at') ~ ', '
-        ~ month_start_text('changed_from_at')
-        ~ ' from ' ~ meters_table ~ ' where scope_id = ' ~ quoted
-        ~ ' order by meter_id'
+        'select meter_id, kind, day_start_at, month_start_at from '
+        ~ meters_table ~ ' where scope_id = ' ~ quoted ~ ' order by meter_id'
     ) -%}
     {%- set scope = {
         'window': {
@@ -78,17 +125,6 @@
         {%- do scope[row[1]].append(meter) -%}
     {%- endfor -%}
     {{ return(scope) }}
-{%- endmacro %}
-
-{#- The start of an instant's local day (month), as text. -#}
-{% macro day_start_text(instant_column) -%}
-    cast({{ local_midnight(local_date(instant_column)) }} as varchar)
-{%- endmacro %}
-
-{% macro month_start_text(instant_column) -%}
-    cast({{ local_midnight(
-        "date_trunc('month', " ~ local_date(instant_column) ~ ")"
-    ) }} as varchar)
 {%- endmacro %}
 
 {% macro rebuilding_incrementally() -%}

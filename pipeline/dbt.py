@@ -176,7 +176,7 @@ def planned(
     callbacks: list | None = None,
 ):
     """Every build of the warehouse (the pipeline's, the benchmark's): plan
-    it (pipeline.rebuild), run the dbt `command` on that plan, clear the
+    it (pipeline.rebuild), run the dbt `command` on that plan, close its
     scope, and record it when every model was built (none failed or was
     skipped): the next build starts from this one. Returns the plan and
     dbt's result."""
@@ -195,7 +195,7 @@ def planned(
             scope_id=plan.scope_id,
         )
     finally:
-        rebuild.clear_scope(settings)
+        rebuild.close_scope(settings, plan)
     if result.exception is None and all(
         str(node_result.status) == "success"
         for node_result in result.result or []

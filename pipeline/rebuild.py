@@ -49,13 +49,14 @@ create table if not exists main.build_state (
 )
 """
 SCOPE_DDL = """
-create table if not exists main.rebuild_window (
+create or replace table main.rebuild_window (
     scope_id varchar, window_from_at timestamptz, cost_from_at timestamptz,
-    tests_rebuilt_only boolean
+    tests_rebuilt_only boolean, day_start_at varchar, month_start_at varchar,
+    cost_day_start_at varchar
 );
-create table if not exists main.rebuild_meters (
+create or replace table main.rebuild_meters (
     scope_id varchar, meter_id varchar, kind varchar,
-    changed_from_at timestamptz
+    changed_from_at timestamptz, day_start_at varchar, month_start_at varchar
 );
 """
 # The fingerprint a full build records before it starts: a full build that
@@ -225,7 +226,7 @@ def plan(
         current.reason = "incremental"
     current.full_tests = full_tests or current.full_refresh
     if current.full_refresh:
-        clear_scope(settings)
+        close_scope(settings, current)
         return current
     shared = project_vars(project)
     first_hour = first_changed_hour(settings, previous, as_of)
@@ -495,36 +496,42 @@ def write_scope(
     read: dict[str, datetime | None],
 ) -> None:
     """The scope the incremental models read (macros/rebuild.sql), under
-    the plan's id: the instants from whose local day (and month) every
-    meter's rows are recomputed, and from whose day the Tibber cost is
-    (revised hours reach back up to 30 days); whether the data tests read
-    only the rebuilt rows; the rebuilt meters, each from the instant of its
-    change (null: all its rows); and the rows read besides: of the meters
-    they are built on, from the earliest change of a meter built on them."""
+    the plan's id, in place of any before: the instants from whose local
+    day (and month) every meter's rows are recomputed, and from whose day
+    the Tibber cost is (revised hours reach back up to 30 days); whether the
+    data tests read only the rebuilt rows; the rebuilt meters, each from the
+    instant of its change (null: all its rows); and the rows read besides:
+    of the meters they are built on, from the earliest change of a meter
+    built on them. dbt adds the local days when it starts."""
     meters = [
         (current.scope_id, meter_id, kind, instant)
         for kind, chosen in (("rebuilt", rebuilt), ("read", read))
         for meter_id, instant in sorted(chosen.items())
     ]
     db.execute(SCOPE_DDL)
-    db.execute("delete from main.rebuild_window")
-    db.execute("delete from main.rebuild_meters")
     db.execute(
-        "insert into main.rebuild_window values (?, ?, ?, ?)",
+        "insert into main.rebuild_window values (?, ?, ?, ?, null, null, null)",
         [current.scope_id, window_from, cost_from, not current.full_tests],
     )
     if meters:
-        db.executemany("insert into main.rebuild_meters values (?, ?, ?, ?)", meters)
+        db.executemany(
+            "insert into main.rebuild_meters values (?, ?, ?, ?, null, null)", meters
+        )
 
 
-def clear_scope(settings: Settings) -> None:
-    """After a build (and before a full one): no scope left to apply."""
+def close_scope(settings: Settings, current: BuildPlan) -> None:
+    """After a build: its scope stays as the record of what it rebuilt,
+    under no id, so no later dbt run can apply it. A full build leaves
+    none."""
     if not settings.warehouse.exists():
         return
     with duckdb.connect(str(settings.warehouse)) as db:
-        db.execute(SCOPE_DDL)
-        db.execute("delete from main.rebuild_window")
-        db.execute("delete from main.rebuild_meters")
+        if current.full_refresh:
+            db.execute("drop table if exists main.rebuild_window")
+            db.execute("drop table if exists main.rebuild_meters")
+        else:
+            db.execute("update main.rebuild_window set scope_id = null")
+            db.execute("update main.rebuild_meters set scope_id = null")
 
 
 def mark_unfinished(settings: Settings) -> None:
