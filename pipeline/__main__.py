@@ -52,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Utility meters: InfluxDB and Tibber -> dbt on DuckDB -> "
-        "InfluxDB. `make run`, `make docs` and `make shell` call these.",
+        "InfluxDB. `make run`, `make docs`, `make dbt` and `make shell` call "
+        "these.",
         epilog=SETTINGS_HELP,
         formatter_class=formatter,
     )
@@ -166,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.run import run_lock
 
             stage = "dbt"
+            if not args.args:
+                print(
+                    "error [dbt]: name dbt's command, e.g. "
+                    "`make dbt ARGS='build -s my_model+'`",
+                    file=sys.stderr,
+                )
+                return 2
             with run_lock(settings.data_dir):
                 return 0 if by_hand(settings, args.args) else 1
         elif args.command == "shell":

@@ -18,7 +18,7 @@ It writes that scope, under a new id, to two warehouse tables
 (`rebuild_window`, `rebuild_meters`: the dbt source `rebuild`), and the
 build gives dbt the id (pipeline.dbt): the incremental models apply the
 scope whose id matches (macros/rebuild.sql) and rebuild every row without
-one (a hand-run dbt); the scope is cleared after the build. What the
+one (a hand-run dbt); after the build the scope keeps no id. What the
 models know (compositions, installed lives, kept readings, local days) is
 read from the warehouse the previous build left; a constant both sides use
 is a var in dbt_project.yml.
