@@ -99,9 +99,7 @@ def main() -> None:
         if args.daily:
             lines = daily_lines(units, args.years)
         else:
-            lines = synthetic_lines(
-                landing.current(house.data_dir, "readings", ["meter_id", "measured_at"])
-            )
+            lines = synthetic_lines(landing.current(house.data_dir, "readings"))
         server = start_influxd(root / "influxd")
         try:
             create = f'CREATE DATABASE "{DB}"'
@@ -147,9 +145,9 @@ def main() -> None:
             hourly_s = time.perf_counter() - began
 
             # a correction and a deletion, years back, on two meters
-            readings = landing.current(
-                settings.data_dir, "readings", ["meter_id", "measured_at"]
-            ).sort_by([("measured_at", "ascending")])
+            readings = landing.current(settings.data_dir, "readings").sort_by(
+                [("measured_at", "ascending")]
+            )
             old = readings.slice(0, 2).to_pylist()
             epoch = datetime(1970, 1, 1, tzinfo=UTC)
             fixed = old[0]

@@ -23,12 +23,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from core.errors import InfluxError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +51,6 @@ _RFC3339 = re.compile(
 )
 
 
-class _SettingsLike(Protocol):
-    influx_url: str | None
-    influx_api_version: int
-    influx_token: str | None
-    influx_org: str | None
-    influx_bucket_raw: str
-    influx_bucket_processed: str
-
-
 @dataclass(frozen=True)
 class InfluxTarget:
     """Where and how to talk to InfluxDB; `token` never shows in repr."""
@@ -73,7 +65,7 @@ class InfluxTarget:
     bucket_settings: tuple[tuple[str, str], ...] = ()  # (bucket, setting name)
 
     @classmethod
-    def from_settings(cls, settings: _SettingsLike) -> InfluxTarget:
+    def from_settings(cls, settings: Settings) -> InfluxTarget:
         if not settings.influx_url:
             raise InfluxError(
                 "INFLUX_URL is not set: set it to your InfluxDB, e.g. http://nas:8086"

@@ -3,8 +3,8 @@
 Each table is a folder of immutable Parquet files, one per extraction that found
 something new. A file is written under a temporary name, flushed to disk and
 renamed, so a run killed at any moment leaves the folder as before or after it.
-Several rows for one key may exist across files: the row with the latest
-`extracted_at` wins (the staging models apply that rule).
+Several rows for one key (KEYS) may exist across files: the row with the
+latest `extracted_at` wins (the base models, models/base, apply that rule).
 A key that vanished at the source gets a tombstone, a row of the table's
 `_deleted` companion (key and `extracted_at`): it removes every row of that key
 extracted before it, and a later extraction of the key wins again. So the
@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core import changes
 from core.errors import LandingError
 
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -66,17 +67,25 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+# What names one row of a table; its other columns but extracted_at are its
+# values (see `values`). A reading issue is the same issue only if all of it
+# is the same.
+KEYS: dict[str, list[str]] = {
+    "readings": ["meter_id", "measured_at"],
+    "reading_issues": ["meter_id", "measured_at", "issue", "unit", "value"],
+    "tibber_hours": ["home_id", "hour_start_at"],
+}
 # Tombstones: the key of a row that vanished at the source, and when that was
 # seen. Table -> (its tombstone table, its key).
 DELETIONS: dict[str, tuple[str, list[str]]] = {
-    "readings": ("readings_deleted", ["meter_id", "measured_at"]),
-    "tibber_hours": ("tibber_hours_deleted", ["home_id", "hour_start_at"]),
+    table: (f"{table}_deleted", KEYS[table]) for table in ("readings", "tibber_hours")
 }
 for _table, (_deleted, _key) in DELETIONS.items():
     SCHEMAS[_deleted] = pa.schema(
         [SCHEMAS[_table].field(name) for name in _key]
         + [pa.field("extracted_at", UTC_US)]
     )
+    KEYS[_deleted] = _key
 SCHEMA_FILE = "00000000-schema.parquet"
 RUN_CONTEXT = pa.schema([("as_of_at", UTC_US)])
 
@@ -144,12 +153,21 @@ def append(data_dir: Path, table: str, data: pa.Table) -> Path | None:
     return path
 
 
-def current(data_dir: Path, table: str, key: list[str]) -> pa.Table:
+def values(table: str) -> list[str]:
+    """The value columns of `table`: all but its key and extracted_at."""
+    return [
+        name
+        for name in SCHEMAS[table].names
+        if name not in KEYS[table] and name != "extracted_at"
+    ]
+
+
+def current(data_dir: Path, table: str) -> pa.Table:
     """The table as the models see it: per key, the latest extraction, unless
     a later tombstone removed the key."""
     ensure(data_dir)
     names = ", ".join(SCHEMAS[table].names)
-    keys = ", ".join(key)
+    keys = ", ".join(KEYS[table])
     return query(
         data_dir,
         table,
@@ -212,23 +230,15 @@ def query(
         ) from None
 
 
-def new_or_changed(
-    data_dir: Path, table: str, key: list[str], values: list[str], data: pa.Table
-) -> pa.Table:
-    """The rows of `data` whose key is new or whose values differ."""
-    stored = current(data_dir, table, key)
+def new_or_changed(data_dir: Path, table: str, data: pa.Table) -> pa.Table:
+    """The rows of `data` whose key is new or whose values differ from the
+    table's current row of that key."""
+    stored = current(data_dir, table)
     if stored.num_rows == 0 or data.num_rows == 0:
         return data
-    join = " and ".join(f"s.{k} = n.{k}" for k in key)
-    same = " and ".join(f"s.{v} is not distinct from n.{v}" for v in values)
     with duckdb.connect() as connection:
         connection.register("stored", stored)
         connection.register("incoming", data)
         return connection.execute(
-            f"""
-            select n.* from incoming as n
-            where not exists (
-                select 1 from stored as s where {join} and {same}
-            )
-            """
+            changes.not_stored("incoming", "stored", KEYS[table], values(table))
         ).to_arrow_table()

@@ -66,18 +66,6 @@ HORIZON = date(2031, 1, 1)  # exclusive: the series end on 2030-12-31
 TIBBER_FIRST_DAY = date(2024, 9, 1)
 KWH_PER_M3 = 11.504 * 0.8885
 
-READING_KEY = ["meter_id", "measured_at"]
-READING_VALUES = ["value", "unit"]
-HOUR_KEY = ["home_id", "hour_start_at"]
-HOUR_VALUES = [
-    "hour_end_at",
-    "consumption",
-    "cost",
-    "unit_price",
-    "unit_price_vat",
-    "currency",
-]
-
 # Counter values at the start of each meter's counting (its installation).
 START_VALUES: dict[str, float] = {
     "haupt_strom": 0.0,
@@ -226,7 +214,7 @@ def write_demo_history(
             if typo is not None:
                 corrections.append((meter.meter_id, measured_at, value, meter.unit))
 
-    stored = landing.current(data_dir, "readings", READING_KEY)
+    stored = landing.current(data_dir, "readings")
     known = set(
         zip(
             stored.column("meter_id").to_pylist(),
@@ -238,19 +226,13 @@ def write_demo_history(
     written = _append_readings(data_dir, new, first_extraction)
     # The corrected values of the typo rows: a later extraction replaces them.
     changed = landing.new_or_changed(
-        data_dir,
-        "readings",
-        READING_KEY,
-        READING_VALUES,
-        _readings_table(corrections, correction),
+        data_dir, "readings", _readings_table(corrections, correction)
     )
     if changed.num_rows:
         landing.append(data_dir, "readings", changed)
 
     hour_table = _hours_table(hours, cut, correction)
-    hour_table = landing.new_or_changed(
-        data_dir, "tibber_hours", HOUR_KEY, HOUR_VALUES, hour_table
-    )
+    hour_table = landing.new_or_changed(data_dir, "tibber_hours", hour_table)
     if hour_table.num_rows:
         landing.append(data_dir, "tibber_hours", hour_table)
     result = DemoResult(readings=written + changed.num_rows, hours=hour_table.num_rows)

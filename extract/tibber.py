@@ -39,15 +39,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 TABLE = "tibber_hours"
-KEY = ["home_id", "hour_start_at"]
-VALUES = [
-    "hour_end_at",
-    "consumption",
-    "cost",
-    "unit_price",
-    "unit_price_vat",
-    "currency",
-]
 MAX_PAGE = 744  # Tibber serves at most 744 nodes a request
 REREAD = timedelta(days=30)
 NO_TOKEN = "TIBBER_API_TOKEN is not set: Tibber step skipped"  # noqa: S105
@@ -130,7 +121,7 @@ def extract_hours(
         log.info("event=tibber_no_homes requests=%d", result.requests)
         return result
     table = pa.Table.from_pylist(list(rows.values()), schema=landing.SCHEMAS[TABLE])
-    changed = landing.new_or_changed(settings.data_dir, TABLE, KEY, VALUES, table)
+    changed = landing.new_or_changed(settings.data_dir, TABLE, table)
     gone = vanished_hours(settings.data_dir, table, extracted_at)
     landing.append(settings.data_dir, TABLE, changed)
     landing.append(settings.data_dir, landing.DELETIONS[TABLE][0], gone)
@@ -193,7 +184,7 @@ def vanished_hours(data_dir: Path, read: pa.Table, extracted_at: datetime) -> pa
             )
         order by 1, 2
         """,
-        tables={"read": read.select(KEY)},
+        tables={"read": read.select(landing.KEYS[TABLE])},
     )
     if gone.num_rows:
         log.info("event=tibber_hours_deleted rows=%d", gone.num_rows)
@@ -210,7 +201,7 @@ def vanished_hours(data_dir: Path, read: pa.Table, extracted_at: datetime) -> pa
 
 
 def _last_stored_hours(settings: Settings) -> dict[str, datetime]:
-    stored = landing.current(settings.data_dir, TABLE, KEY)
+    stored = landing.current(settings.data_dir, TABLE)
     if stored.num_rows == 0:
         return {}
     latest = stored.group_by("home_id").aggregate([("hour_start_at", "max")])

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from core import influxdb, source
+from core import changes, influxdb, source
 from core.errors import PipelineError
 from core.settings import Settings
 from load.line_protocol import escape_key, escape_measurement
@@ -372,11 +372,7 @@ def _diff(
     new = ", ".join(f"d.{name}" for name in FIELDS)
     # Float noise is no change: a sum taken in another order (DuckDB sums in
     # parallel) may differ in the last bits from what was published.
-    changed = " or ".join(
-        f"(d.{name} is distinct from p.{name} and coalesce(abs(d.{name} - p.{name})"
-        f" > {RELATIVE_NOISE} * greatest(abs(d.{name}), abs(p.{name})), true))"
-        for name in FIELDS
-    )
+    changed = changes.differs(FIELDS, "d", "p", relative_noise=RELATIVE_NOISE)
     lost_field = " or ".join(
         f"(p.{name} is not null and d.{name} is null)" for name in FIELDS
     )

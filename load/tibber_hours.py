@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from core import influxdb, landing, source
+from core import changes, influxdb, landing, source
 from core.errors import ConfigError, LandingError
 from core.settings import Settings
 from load.line_protocol import point_line
@@ -106,7 +106,6 @@ def _changed_hours(
     finite = ", ".join(
         f"case when isfinite({name}) then {name} end as {name}" for name in FIELDS
     )
-    same = " and ".join(f"s.{name} is not distinct from h.{name}" for name in FIELDS)
     any_field = " or ".join(f"{name} is not null" for name in FIELDS)
     with duckdb.connect() as connection:
         connection.register("landing_hours", hours)
@@ -117,13 +116,15 @@ def _changed_hours(
                 select (epoch_ms(hour_start_at) // 1000)::bigint as time_s, {finite}
                 from landing_hours
                 where home_id = ? and hour_start_at is not null
+            ),
+            published as (
+                select * from state where target = ? and entity_id = ?
+            ),
+            unpublished as (
+                {changes.not_stored("hours", "published", ["time_s"], FIELDS)}
             )
-            select time_s, {columns} from hours as h
-            where ({any_field}) and not exists (
-                select 1 from state as s
-                where s.target = ? and s.entity_id = ?
-                    and s.time_s = h.time_s and {same}
-            )
+            select time_s, {columns} from unpublished
+            where {any_field}
             order by time_s
             """,
             [home_id, target, entity_id],
@@ -246,9 +247,7 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     bucket = settings.influx_bucket_raw
     target_key = f"{target.safe_url} {bucket}"
     entity_id = settings.tibber_meter_id
-    hours = landing.current(
-        settings.data_dir, "tibber_hours", ["home_id", "hour_start_at"]
-    )
+    hours = landing.current(settings.data_dir, "tibber_hours")
     home_id = _choose_home(hours, settings.tibber_home_id)
     if home_id is None:
         log.info("event=load.tibber_hours written=0 reason=no_hours")

@@ -18,6 +18,10 @@
     {%- set day = 'day_start_at' -%}
     {%- set month = 'month_start_at' -%}
     {{ return({
+        'base_landing__readings': ['meter_id', none, day, 0],
+        'base_landing__tibber_hours': [
+            none, 'hour_start_at', 'cost_day_start_at', 0
+        ],
         'int_readings_classified': ['meter_id', none, day, 0],
         'int_readings_cleaned': ['meter_id', none, day, 0],
         'int_readings_combined': ['meter_id', none, day, 0],

@@ -1,8 +1,9 @@
 {#-
     Electricity cost per local day: the sum of Tibber's hourly cost (energy
     and grid price as Tibber bills it), all homes of the account, including
-    hours before the meter's installation. Hours without cost are counted,
-    not guessed.
+    hours before the meter's installation, each hour as its latest
+    extraction has it (base_landing__tibber_hours). Hours without cost are
+    counted, not guessed.
 -#}
 {{ config(
     materialized='incremental',
@@ -13,12 +14,11 @@ with hours as (
     select
         home_id,
         hour_start_at,
-        arg_max_null(cost, extracted_at) as cost,
-        arg_max_null(consumption_kwh, extracted_at) as consumption_kwh,
-        arg_max_null(currency, extracted_at) as currency
-    from {{ ref('stg_landing__tibber_hours') }}
+        cost,
+        consumption_kwh,
+        currency
+    from {{ ref('base_landing__tibber_hours') }}
     where {{ rebuilt(none, 'hour_start_at', 'cost_day_start_at') }}
-    group by home_id, hour_start_at
 ),
 
 calendar as (

@@ -21,7 +21,7 @@ from tests.support.fixtures_demo import ROOT
 
 # Tables the pipeline keeps for itself (docs/architecture.md), not dbt's.
 PIPELINE_TABLES = {"build_state"}
-DBT_SCHEMAS = ("house", "staging", "intermediate", "main")
+DBT_SCHEMAS = ("house", "staging", "base", "intermediate", "main")
 
 
 def documented() -> dict[str, dict]:

@@ -94,7 +94,7 @@ def settings_for(root: Path, url: str, db: str, token: str | None = None) -> Set
 
 
 def landed(settings: Settings) -> dict[tuple[str, datetime], tuple[float, str]]:
-    table = landing.current(settings.data_dir, "readings", ["meter_id", "measured_at"])
+    table = landing.current(settings.data_dir, "readings")
     return {
         (row["meter_id"], row["measured_at"]): (row["value"], row["unit"])
         for row in table.to_pylist()
@@ -146,7 +146,7 @@ def test_extract_lands_every_reading_of_every_physical_meter_exactly(
     assert result.unknown_entities == []
     assert result.watermark is None  # nothing had landed before
     assert len(data_files(house)) == 1
-    table = landing.current(house.data_dir, "readings", ["meter_id", "measured_at"])
+    table = landing.current(house.data_dir, "readings")
     assert set(table.column("extracted_at").to_pylist()) == {RUN_1}
     # spot check by hand: og2_wasser_warm is meter 15 (0-based), m³, day 20
     assert expected[
@@ -203,9 +203,7 @@ def test_edited_reading_inside_overlap_replaces_old_value(
 
 
 def deleted_rows(settings: Settings) -> set[tuple[str, datetime, datetime]]:
-    table = landing.current(
-        settings.data_dir, "readings_deleted", ["meter_id", "measured_at"]
-    )
+    table = landing.current(settings.data_dir, "readings_deleted")
     return {
         (row["meter_id"], row["measured_at"], row["extracted_at"])
         for row in table.to_pylist()

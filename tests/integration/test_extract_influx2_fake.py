@@ -140,7 +140,7 @@ def test_extract_lands_rows_of_several_tables_and_counts_bad_values(
 
     result = extract_readings(settings, METERS, extracted_at=RUN)
 
-    table = landing.current(settings.data_dir, "readings", ["meter_id", "measured_at"])
+    table = landing.current(settings.data_dir, "readings")
     rows = {
         (r["meter_id"], r["measured_at"]): (r["value"], r["unit"])
         for r in table.to_pylist()
@@ -156,9 +156,9 @@ def test_extract_lands_rows_of_several_tables_and_counts_bad_values(
     }
     # 6 values in the CSV; "unavailable" is not a number: a reading issue
     assert (result.points_read, result.unparseable_values) == (6, 1)
-    issues = landing.current(
-        settings.data_dir, "reading_issues", ["meter_id", "measured_at", "issue"]
-    ).drop_columns(["extracted_at"])
+    issues = landing.current(settings.data_dir, "reading_issues").drop_columns(
+        ["extracted_at"]
+    )
     assert issues.to_pylist() == [
         {
             "meter_id": "eg_strom",
@@ -274,33 +274,34 @@ def test_error_table_in_the_answer_raises_one_line() -> None:
     )
 
 
-def test_wrong_token_is_refused_without_showing_it(
-    influx2_fake: FakeInflux2, tmp_path: Path
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        # the token is refused, and never shown
+        (
+            "INFLUX_TOKEN",
+            "not-the-token",
+            "refused the credentials: check INFLUX_TOKEN",
+        ),
+        # the bucket is named, with the setting to fix
+        (
+            "INFLUX_BUCKET_RAW",
+            "hass",
+            'has no bucket "hass": create it or fix INFLUX_BUCKET_RAW',
+        ),
+    ],
+)
+def test_a_wrong_setting_is_named_and_nothing_is_landed(
+    influx2_fake: FakeInflux2, tmp_path: Path, setting: str, value: str, message: str
 ) -> None:
-    settings = settings_for(tmp_path, influx2_fake, INFLUX_TOKEN="not-the-token")
+    settings = settings_for(tmp_path, influx2_fake, **{setting: value})
 
     with pytest.raises(InfluxError) as error:
         extract_readings(settings, METERS, extracted_at=RUN)
 
-    assert str(error.value) == (
-        f"InfluxDB at {influx2_fake.url} refused the credentials: check INFLUX_TOKEN"
-    )
-    assert influx2_fake.requests[0].headers["Authorization"] == "Token not-the-token"
-    assert not (tmp_path / "data").exists()
-
-
-def test_unknown_bucket_names_it_and_its_setting(
-    influx2_fake: FakeInflux2, tmp_path: Path
-) -> None:
-    settings = settings_for(tmp_path, influx2_fake, INFLUX_BUCKET_RAW="hass")
-
-    with pytest.raises(InfluxError) as error:
-        extract_readings(settings, METERS, extracted_at=RUN)
-
-    assert str(error.value) == (
-        f'InfluxDB at {influx2_fake.url} has no bucket "hass": '
-        "create it or fix INFLUX_BUCKET_RAW"
-    )
+    assert str(error.value) == f"InfluxDB at {influx2_fake.url} {message}"
+    token = influx2_fake.requests[0].headers["Authorization"]
+    assert token == f"Token {settings.influx_token}"
     assert not (tmp_path / "data").exists()
 
 
@@ -461,9 +462,7 @@ def test_fingerprint_flux_finds_old_deletions_and_corrections(
     assert (result.rows_written, result.rows_deleted) == (1, 1)
     rows = {
         (r["meter_id"], r["measured_at"]): r["value"]
-        for r in landing.current(
-            settings.data_dir, "readings", ["meter_id", "measured_at"]
-        ).to_pylist()
+        for r in landing.current(settings.data_dir, "readings").to_pylist()
     }
     assert rows == {
         ("eg_strom", day(1)): 100.0,

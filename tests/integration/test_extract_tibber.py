@@ -37,7 +37,6 @@ from tests.support.tibber_server import (
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)
 START = datetime(2024, 1, 1, tzinfo=UTC)
-KEY = ["home_id", "hour_start_at"]
 
 
 class Sleeps(list[float]):
@@ -80,7 +79,7 @@ def run(
 
 
 def stored(settings: Settings) -> dict[tuple[str, datetime], dict]:
-    table = landing.current(settings.data_dir, "tibber_hours", KEY)
+    table = landing.current(settings.data_dir, "tibber_hours")
     return {(r["home_id"], r["hour_start_at"]): r for r in table.to_pylist()}
 
 
@@ -93,6 +92,18 @@ def one_line(error: pytest.ExceptionInfo[TibberError]) -> str:
     message = str(error.value)
     assert "\n" not in message
     return message
+
+
+@pytest.fixture
+def landed_2000(
+    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+) -> Settings:
+    """home-a's 2000 hourly hours from START, landed by a first run at hour
+    2000; the settings of that run."""
+    tibber_server.homes["home-a"] = hourly_series(START, 2000)
+    settings = settings_for(tibber_server, tmp_path)
+    run(settings, policy, now=START + 2000 * HOUR)
+    return settings
 
 
 # --- paging -------------------------------------------------------------
@@ -127,11 +138,9 @@ def test_first_run_reads_whole_history_backwards_in_pages_of_744(
 
 
 def test_later_run_rereads_30_days_and_not_older_hours(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
     # Tibber revises an hour 1900 hours old: outside any 30-day re-read.
     tibber_server.homes["home-a"][100].consumption = 5.0
     tibber_server.log.clear()
@@ -167,11 +176,9 @@ def test_later_run_after_a_long_pause_reads_back_to_the_last_stored_hour(
 
 
 def test_full_refresh_reads_the_whole_history_again_but_writes_nothing_unchanged(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
 
     result = run(settings, policy, now=START + 2000 * HOUR, full_refresh=True)
 
@@ -227,11 +234,9 @@ def test_null_hour_stays_null(
 
 
 def test_revised_hour_inside_30_days_replaces_stored_value_unchanged_write_nothing(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
     revised: Hour = tibber_server.homes["home-a"][1990]
     revised.consumption, revised.cost = 2.5, 0.75
     tibber_server.homes["home-a"][1995].consumption = None  # Tibber lost an hour
@@ -356,35 +361,77 @@ def test_refused_token_names_the_setting_and_never_shows_the_token(
     assert tibber_server.log[0].authorized is False
 
 
-def test_http_401_is_a_refused_token(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+@pytest.mark.parametrize(
+    ("answer", "times", "timeout_s", "requests_made", "parts"),
+    [
+        # 401: the token is wrong; not retried
+        ("401", 1, 5.0, 1, [TOKEN_REFUSED]),
+        # a body that is not JSON: not retried, and none of it in the message
+        ("garbage", 1, 5.0, 1, ["not GraphQL JSON"]),
+        # no answer within 0.3 s, twice: both of the 2 attempts spent
+        ("hang", 2, 0.3, 2, ["failed 2 times", "no answer within 0.3 s"]),
+    ],
+)
+def test_a_failed_request_fails_in_one_line_and_writes_nothing(
+    tibber_server: TibberServer,
+    tmp_path: Path,
+    sleeps: Sleeps,
+    answer: str,
+    times: int,
+    timeout_s: float,
+    requests_made: int,
+    parts: list[str],
 ) -> None:
     tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("401")
+    tibber_server.fail_next(answer, times)
     settings = settings_for(tibber_server, tmp_path)
+    policy = TibberPolicy(
+        timeout_s=timeout_s, attempts=2, base_delay_s=0.01, sleep=sleeps
+    )
 
     with pytest.raises(TibberError) as error:
         run(settings, policy, now=START)
 
-    assert one_line(error) == TOKEN_REFUSED
-    assert tibber_server.request_count == 1
+    message = one_line(error)
+    assert [part for part in parts if part not in message] == []
+    assert "<html>" not in message
+    assert tibber_server.request_count == requests_made
+    assert data_files(settings) == []
 
 
-def test_429_and_500_are_retried_with_growing_delays_then_succeed(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy, sleeps: Sleeps
+@pytest.mark.parametrize(
+    ("failures", "timeout_s", "delays"),
+    [
+        # base 0.01 s: retry 1 waits in [0.005, 0.01], retry 2 in [0.01, 0.02]
+        (["429", "500"], 5.0, [(0.005, 0.01), (0.01, 0.02)]),
+        # no answer within 0.3 s: a timeout is retried like a 5xx
+        (["hang"], 0.3, [(0.005, 0.01)]),
+    ],
+)
+def test_429_500_and_timeouts_are_retried_with_growing_delays_then_succeed(
+    tibber_server: TibberServer,
+    tmp_path: Path,
+    sleeps: Sleeps,
+    failures: list[str],
+    timeout_s: float,
+    delays: list[tuple[float, float]],
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 100)
-    tibber_server.fail_next("429")
-    tibber_server.fail_next("500")
+    tibber_server.homes["home-a"] = hourly_series(START, 10)
+    for failure in failures:
+        tibber_server.fail_next(failure)
     settings = settings_for(tibber_server, tmp_path)
+    policy = TibberPolicy(
+        timeout_s=timeout_s, attempts=4, base_delay_s=0.01, sleep=sleeps
+    )
 
-    result = run(settings, policy, now=START + 100 * HOUR)
+    result = run(settings, policy, now=START + 10 * HOUR)
 
-    assert (result.requests, result.rows_written) == (3, 100)
-    assert [r.answer for r in tibber_server.log] == ["429", "500", "graphql"]
-    # base 0.01 s: retry 1 waits in [0.005, 0.01], retry 2 in [0.01, 0.02].
-    assert len(sleeps) == 2
-    assert 0.005 <= sleeps[0] <= 0.01 and 0.01 <= sleeps[1] <= 0.02
+    # one request per failure, then the one that is answered: 10 hours
+    assert (result.requests, result.rows_written) == (len(failures) + 1, 10)
+    assert [r.answer for r in tibber_server.log] == [*failures, "graphql"]
+    assert len(sleeps) == len(delays)
+    for slept, (shortest, longest) in zip(sleeps, delays, strict=True):
+        assert shortest <= slept <= longest
 
 
 def test_persistent_500_gives_up_after_bounded_tries_and_writes_nothing(
@@ -406,11 +453,9 @@ def test_persistent_500_gives_up_after_bounded_tries_and_writes_nothing(
 
 
 def test_failure_on_a_later_page_leaves_stored_hours_untouched(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 2000)
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
     files_before = data_files(settings)
     tibber_server.homes["home-a"][1999].consumption = 9.0  # would be written
     tibber_server.fail_next("garbage", after=1)
@@ -420,50 +465,6 @@ def test_failure_on_a_later_page_leaves_stored_hours_untouched(
 
     assert data_files(settings) == files_before
     assert stored(settings)[("home-a", START + 1999 * HOUR)]["consumption"] == 0.17
-
-
-def test_garbage_answer_fails_in_one_line(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
-) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("garbage")
-    settings = settings_for(tibber_server, tmp_path)
-
-    with pytest.raises(TibberError) as error:
-        run(settings, policy, now=START)
-
-    message = one_line(error)
-    assert "not GraphQL JSON" in message and "<html>" not in message
-    assert data_files(settings) == []
-
-
-def test_timeout_is_retried_then_succeeds(
-    tibber_server: TibberServer, tmp_path: Path, sleeps: Sleeps
-) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("hang")
-    settings = settings_for(tibber_server, tmp_path)
-    policy = TibberPolicy(timeout_s=0.3, attempts=3, base_delay_s=0.01, sleep=sleeps)
-
-    result = run(settings, policy, now=START + 10 * HOUR)
-
-    assert (result.requests, result.rows_written) == (2, 10)
-    assert len(sleeps) == 1
-
-
-def test_persistent_timeout_fails_in_one_line(
-    tibber_server: TibberServer, tmp_path: Path, sleeps: Sleeps
-) -> None:
-    tibber_server.homes["home-a"] = hourly_series(START, 10)
-    tibber_server.fail_next("hang", 2)
-    settings = settings_for(tibber_server, tmp_path)
-    policy = TibberPolicy(timeout_s=0.3, attempts=2, base_delay_s=0.01, sleep=sleeps)
-
-    with pytest.raises(TibberError) as error:
-        run(settings, policy, now=START)
-
-    assert "failed 2 times" in one_line(error)
-    assert "no answer within 0.3 s" in str(error.value)
 
 
 def test_unreachable_server_fails_in_one_line_after_retries(
@@ -517,7 +518,7 @@ def test_server_renders_berlin_times_and_pages_forwards(
 
 
 def test_hours_tibber_stops_reporting_in_the_reread_window_get_tombstones(
-    tibber_server: TibberServer, tmp_path: Path, policy: TibberPolicy
+    tibber_server: TibberServer, landed_2000: Settings, policy: TibberPolicy
 ) -> None:
     """2000 hours landed. Tibber then drops hour 1990 (inside the 30 days
     re-read) and its newest hour 1999; the second run re-reads one page of
@@ -525,10 +526,8 @@ def test_hours_tibber_stops_reporting_in_the_reread_window_get_tombstones(
     now - 30 days = hour 1280, and
     gives both dropped hours a tombstone: 1998 hours left. An hour outside
     the window (hour 5) dropped too is not seen: Tibber is not asked."""
-    series = hourly_series(START, 2000)
-    tibber_server.homes["home-a"] = series
-    settings = settings_for(tibber_server, tmp_path)
-    run(settings, policy, now=START + 2000 * HOUR)
+    settings = landed_2000
+    series = tibber_server.homes["home-a"]
     tibber_server.homes["home-a"] = [
         h for i, h in enumerate(series) if i not in (5, 1990, 1999)
     ]

@@ -85,25 +85,36 @@ def assert_results_equal_baseline(house: House, baseline: Baseline) -> None:
 # -- InfluxDB --
 
 
+def house_with_auth(
+    influxd_factory: Callable[..., InfluxServer],
+    house_factory: Callable[..., House],
+) -> tuple[InfluxServer, House]:
+    """A house on its own influxd that requires the pipeline's user."""
+    server = influxd_factory(auth=True)
+    add_influx_user(server)
+    return server, house_factory(server, influx_token=INFLUX_TOKEN)
+
+
+def unreachable(server: InfluxServer) -> str:
+    return (
+        f"error [influxdb]: cannot reach InfluxDB at {server.url}: "
+        "is it running? check INFLUX_URL"
+    )
+
+
 def test_influxdb_stopped_before_the_run_names_it_and_leaves_landing_untouched(
     influxd_factory: Callable[..., InfluxServer],
     house_factory: Callable[..., House],
     baseline: Baseline,
 ) -> None:
-    server = influxd_factory(auth=True)
-    add_influx_user(server)
-    house = house_factory(server, influx_token=INFLUX_TOKEN)
+    server, house = house_with_auth(influxd_factory, house_factory)
     house.use_copy_of(baseline.data_dir)
     before = landing_listing(house.data_dir)
     server.stop()
 
     result = house.run()
 
-    line = assert_one_error_line(result)
-    assert line == (
-        f"error [influxdb]: cannot reach InfluxDB at {server.url}: "
-        "is it running? check INFLUX_URL"
-    )
+    assert assert_one_error_line(result) == unreachable(server)
     assert landing_listing(house.data_dir) == before
     assert_no_secret_leak(result, house.data_dir)
 
@@ -113,9 +124,7 @@ def test_influxdb_stopped_during_the_load_is_completed_by_the_next_run(
     house_factory: Callable[..., House],
     baseline: Baseline,
 ) -> None:
-    server = influxd_factory(auth=True)
-    add_influx_user(server)
-    house = house_factory(server, influx_token=INFLUX_TOKEN)
+    server, house = house_with_auth(influxd_factory, house_factory)
     process = house.start()
     # the third confirmed batch of marts: some points are published, most not
     wait_for_log(house.data_dir, "event=load.batch number=3 ", process)
@@ -123,11 +132,7 @@ def test_influxdb_stopped_during_the_load_is_completed_by_the_next_run(
     out, err = process.communicate(timeout=120)
     stopped = subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
-    line = assert_one_error_line(stopped)
-    assert line == (
-        f"error [influxdb]: cannot reach InfluxDB at {server.url}: "
-        "is it running? check INFLUX_URL"
-    )
+    assert assert_one_error_line(stopped) == unreachable(server)
     published = sum(len(points) for points in server_points_after(server, house))
     assert 0 < published < sum(len(p) for p in baseline.processed.values())
 

@@ -357,17 +357,23 @@ def fake2() -> Iterator[FakeInflux2]:
     fake.stop()
 
 
-def test_auto_detects_the_2x_fake_and_creates_the_missing_bucket(
-    fake2: FakeInflux2, tmp_path: Path
-) -> None:
-    settings = influx_settings(
+def fake2_settings(fake2: FakeInflux2, data_dir: Path) -> Settings:
+    """The 2.x fake with its token and org: raw lampfi, processed
+    lampfi_processed, the version asked of the server."""
+    return influx_settings(
         fake2.url,
         "lampfi",
         "lampfi_processed",
-        tmp_path,
+        data_dir,
         INFLUX_TOKEN=fake2.token,
         INFLUX_ORG=fake2.org,
     )
+
+
+def test_auto_detects_the_2x_fake_and_creates_the_missing_bucket(
+    fake2: FakeInflux2, tmp_path: Path
+) -> None:
+    settings = fake2_settings(fake2, tmp_path)
 
     result = preflight.preflight(settings)
 
@@ -387,14 +393,7 @@ def test_2x_bucket_the_token_may_not_create_says_how(
     fake2: FakeInflux2, tmp_path: Path
 ) -> None:
     fake2.may_create_buckets = False
-    settings = influx_settings(
-        fake2.url,
-        "lampfi",
-        "lampfi_processed",
-        tmp_path,
-        INFLUX_TOKEN=fake2.token,
-        INFLUX_ORG=fake2.org,
-    )
+    settings = fake2_settings(fake2, tmp_path)
 
     with pytest.raises(InfluxError) as caught:
         preflight.preflight(settings)

@@ -46,10 +46,8 @@ from tests.support.fixtures_influx import InfluxServer
 from tests.support.fixtures_pipeline import (
     AS_OF,
     HouseHistory,
-    drop_house,
-    make_house,
+    served_house,
 )
-from tests.support.tibber_server import TibberServer
 
 DASHBOARDS = generate.OUT
 NOW = datetime.fromisoformat(AS_OF.replace("Z", "+00:00"))
@@ -247,18 +245,12 @@ def published(
 ) -> Iterator[Published]:
     """The demo house after one `python -m pipeline run` into influxd."""
     data_dir = tmp_path_factory.mktemp("grafana") / "data"
-    with TibberServer() as tibber:
-        house = make_house(influxd, tibber, data_dir, house_history)
-        try:
-            result = house.run()
-            assert result.returncode == 0, result.stdout + result.stderr
-            answer = influxd.query("SHOW MEASUREMENTS", db=house.processed_db)
-            names = frozenset(
-                row[0] for row in answer["results"][0]["series"][0]["values"]
-            )
-            yield Published(influxd, house.processed_db, names)
-        finally:
-            drop_house(house)
+    with served_house(influxd, data_dir, house_history) as house:
+        result = house.run()
+        assert result.returncode == 0, result.stdout + result.stderr
+        answer = influxd.query("SHOW MEASUREMENTS", db=house.processed_db)
+        names = frozenset(row[0] for row in answer["results"][0]["series"][0]["values"])
+        yield Published(influxd, house.processed_db, names)
 
 
 def instant(expression: str, now: datetime = NOW) -> datetime:

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.settings import Settings, load_settings
 from load import reset
 from load.publish import publish_marts
@@ -61,6 +63,19 @@ def settings_2x(url: str, data_dir: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def published(influx2_fake: Any, tmp_path: Path) -> tuple[Settings, Path]:
+    """The example marts published once over 2.x (settings, warehouse); the
+    fake's record of requests and lines cleared."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_marts(warehouse, marts_example())
+    settings = settings_2x(influx2_fake.url, tmp_path)
+    publish_marts(settings, warehouse)
+    influx2_fake.requests.clear()
+    influx2_fake.lines.clear()
+    return settings, warehouse
+
+
 def test_publish_over_2x_sends_gzip_line_protocol_with_token_org_and_bucket(
     influx2_fake: Any, tmp_path: Path
 ) -> None:
@@ -86,13 +101,9 @@ def test_publish_over_2x_sends_gzip_line_protocol_with_token_org_and_bucket(
 
 
 def test_unchanged_rerun_over_2x_sends_no_request(
-    influx2_fake: Any, tmp_path: Path
+    influx2_fake: Any, published: tuple[Settings, Path]
 ) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    write_marts(warehouse, marts_example())
-    settings = settings_2x(influx2_fake.url, tmp_path)
-    publish_marts(settings, warehouse)
-    influx2_fake.requests.clear()
+    settings, warehouse = published
 
     result = publish_marts(settings, warehouse)
 
@@ -101,15 +112,11 @@ def test_unchanged_rerun_over_2x_sends_no_request(
 
 
 def test_vanished_anomaly_over_2x_is_deleted_with_a_predicate_for_its_second(
-    influx2_fake: Any, tmp_path: Path
+    influx2_fake: Any, published: tuple[Settings, Path]
 ) -> None:
     """strom's anomaly at 2024-03-29T23:00Z goes; the delete covers that
     second only: stop is inclusive in 2.x, so 1 ns before 23:00:01."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    write_marts(warehouse, marts_example())
-    settings = settings_2x(influx2_fake.url, tmp_path)
-    publish_marts(settings, warehouse)
-    influx2_fake.requests.clear()
+    settings, warehouse = published
     marts = marts_example()
     del marts["meter_anomalies"][0]
     write_marts(warehouse, marts)
@@ -131,14 +138,9 @@ def test_vanished_anomaly_over_2x_is_deleted_with_a_predicate_for_its_second(
 
 
 def test_field_lost_over_2x_deletes_the_point_before_rewriting_it(
-    influx2_fake: Any, tmp_path: Path
+    influx2_fake: Any, published: tuple[Settings, Path]
 ) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    write_marts(warehouse, marts_example())
-    settings = settings_2x(influx2_fake.url, tmp_path)
-    publish_marts(settings, warehouse)
-    influx2_fake.requests.clear()
-    influx2_fake.lines.clear()
+    settings, warehouse = published
     marts = marts_example()
     marts["meter_anomalies"][0] = (
         "strom", "kWh", "2024-03-30", "2024-03-29T23:00:00Z",
@@ -156,12 +158,9 @@ def test_field_lost_over_2x_deletes_the_point_before_rewriting_it(
 
 
 def test_reset_over_2x_deletes_each_measurement_over_all_time(
-    influx2_fake: Any, tmp_path: Path
+    influx2_fake: Any, published: tuple[Settings, Path]
 ) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    write_marts(warehouse, marts_example())
-    settings = settings_2x(influx2_fake.url, tmp_path)
-    publish_marts(settings, warehouse)
+    settings, warehouse = published
 
     reset.reset_processed(settings, warehouse)
 

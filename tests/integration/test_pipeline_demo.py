@@ -86,7 +86,7 @@ def test_summary_counts_what_dbt_built_and_tested(two_runs) -> None:
 def test_summary_counts_the_landed_rows_and_the_anomalies(two_runs) -> None:
     data_dir, first, _ = two_runs
     numbers = summary_numbers(first)
-    readings = landing.current(data_dir, "readings", ["meter_id", "measured_at"])
+    readings = landing.current(data_dir, "readings")
     stored = duckdb.connect()
     files = stored.execute(
         "select count(*) from read_parquet(?)",

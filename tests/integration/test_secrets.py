@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ast
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +35,7 @@ from tests.support.fixtures_pipeline import (
     error_lines,
     find_secrets,
     pipeline_env,
+    run_pipeline,
 )
 
 SKIPPED_IN_TREE = {".venv", ".git", "secrets"}
@@ -91,15 +90,7 @@ def test_password_inside_influx_url_is_never_shown(tmp_path: Path) -> None:
         tibber_url="http://127.0.0.1:9/v1-beta/gql",
     )
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_pipeline(env, 120)
 
     assert error_lines(result) == [
         f"error [influxdb]: cannot reach InfluxDB at http://127.0.0.1:{port}: "
@@ -155,15 +146,7 @@ def test_run_warns_about_a_readable_secrets_file_and_uses_it_silently(
     del env["TIBBER_API_TOKEN"]  # only the file has it
     env["PYTHONPATH"] = str(ROOT)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_pipeline(env, 120, cwd=root)
 
     assert result.stdout.splitlines()[0] == (
         "warning: secrets/tibber.env is readable by group or others: "

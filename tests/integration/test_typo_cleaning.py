@@ -42,11 +42,9 @@ from tests.support.fixtures_influx import InfluxServer
 from tests.support.fixtures_pipeline import (
     House,
     HouseHistory,
-    drop_house,
     ha_line,
-    make_house,
+    served_house,
 )
-from tests.support.tibber_server import TibberServer
 
 pytestmark = pytest.mark.influx
 
@@ -89,13 +87,9 @@ def typo_run(
 ) -> Iterator[TypoRun]:
     typo = TYPOS[request.param]
     work = tmp_path_factory.mktemp(f"typo-{request.param}")
-    with TibberServer() as tibber:
-        house = make_house(influxd, tibber, work / "data", house_history)
-        try:
-            house.write([ha_line("kWh", "og1_strom", typo, TYPO_AT)])
-            yield TypoRun(house, house.run(), typo)
-        finally:
-            drop_house(house)
+    with served_house(influxd, work / "data", house_history) as house:
+        house.write([ha_line("kWh", "og1_strom", typo, TYPO_AT)])
+        yield TypoRun(house, house.run(), typo)
 
 
 def test_the_history_has_the_neighbours_the_hand_computation_uses(

@@ -236,22 +236,25 @@ def _start_or_fail(root: Path, *, auth_enabled: bool) -> InfluxServer:
         pytest.fail(str(error), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
-    server = _start_or_fail(tmp_path_factory.mktemp("influxd"), auth_enabled=False)
+def _serve(
+    tmp_path_factory: pytest.TempPathFactory, *, auth_enabled: bool
+) -> Iterator[InfluxServer]:
+    name = "influxd_auth" if auth_enabled else "influxd"
+    server = _start_or_fail(tmp_path_factory.mktemp(name), auth_enabled=auth_enabled)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
+    yield from _serve(tmp_path_factory, auth_enabled=False)
 
 
 @pytest.fixture(scope="session")
 def influxd_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
-    server = _start_or_fail(tmp_path_factory.mktemp("influxd_auth"), auth_enabled=True)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(tmp_path_factory, auth_enabled=True)
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,8 +111,8 @@ def make_house_history(work: Path, as_of: str = AS_OF) -> HouseHistory:
     """The demo house's readings and Tibber hours before `as_of`."""
     instant = parse_as_of(as_of, "Europe/Berlin")
     write_demo_history(work, instant, "Europe/Berlin", ROOT / "seeds")
-    readings = landing.current(work, "readings", ["meter_id", "measured_at"])
-    hours = landing.current(work, "tibber_hours", ["home_id", "hour_start_at"])
+    readings = landing.current(work, "readings")
+    hours = landing.current(work, "tibber_hours")
     homes = set(hours.column("home_id").to_pylist())
     assert len(homes) == 1, homes
     return HouseHistory(
@@ -181,11 +182,12 @@ def run_pipeline(
     timeout: float = RUN_TIMEOUT_S,
     *,
     command: list[str] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m pipeline run` (or `command`) in the project root."""
+    """`python -m pipeline run` (or `command`) in the project root (or `cwd`)."""
     return subprocess.run(
         command or pipeline_command(),
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -245,13 +247,9 @@ def kill_hard(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str
 
 def landing_rows(data_dir: Path) -> dict[str, set[tuple[Any, ...]]]:
     """Current landing rows per table, without extracted_at (the run's clock)."""
-    tables = {
-        "readings": ["meter_id", "measured_at"],
-        "tibber_hours": ["home_id", "hour_start_at"],
-    }
     result = {}
-    for table, key in tables.items():
-        current = landing.current(data_dir, table, key).drop_columns(["extracted_at"])
+    for table in ("readings", "tibber_hours"):
+        current = landing.current(data_dir, table).drop_columns(["extracted_at"])
         result[table] = {tuple(row.values()) for row in current.to_pylist()}
     return result
 
@@ -434,6 +432,20 @@ def drop_house(house: House) -> None:
         house.server.query(f'DROP DATABASE "{db}"')
 
 
+@contextmanager
+def served_house(
+    server: InfluxServer, data_dir: Path, history: HouseHistory
+) -> Iterator[House]:
+    """A house (make_house) with a Tibber server of its own, for a `with`
+    block; its databases are dropped and the Tibber server stopped after."""
+    with TibberServer() as tibber:
+        house = make_house(server, tibber, data_dir, history)
+        try:
+            yield house
+        finally:
+            drop_house(house)
+
+
 @pytest.fixture(scope="session")
 def house_history(tmp_path_factory: pytest.TempPathFactory) -> HouseHistory:
     return make_house_history(tmp_path_factory.mktemp("house-history"))
@@ -501,19 +513,15 @@ def baseline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Baseline]:
     data_dir = tmp_path_factory.mktemp("baseline") / "data"
-    with TibberServer() as tibber:
-        house = make_house(influxd, tibber, data_dir, house_history)
-        try:
-            result = house.run()
-            assert result.returncode == 0, result.stdout + result.stderr
-            assert_no_secret_leak(result, data_dir)
-            yield Baseline(
-                data_dir=data_dir,
-                landing=landing_rows(data_dir),
-                marts=mart_rows(data_dir),
-                processed=house.processed(),
-                raw=house.raw(),
-                stdout=result.stdout,
-            )
-        finally:
-            drop_house(house)
+    with served_house(influxd, data_dir, house_history) as house:
+        result = house.run()
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert_no_secret_leak(result, data_dir)
+        yield Baseline(
+            data_dir=data_dir,
+            landing=landing_rows(data_dir),
+            marts=mart_rows(data_dir),
+            processed=house.processed(),
+            raw=house.raw(),
+            stdout=result.stdout,
+        )

@@ -57,7 +57,7 @@ def meters(house) -> dict[str, dict[str, str]]:
 def readings(house) -> dict[str, list[dict]]:
     out, _ = house
     series: dict[str, list[dict]] = defaultdict(list)
-    rows = landing.current(out / "data", "readings", ["meter_id", "measured_at"])
+    rows = landing.current(out / "data", "readings")
     for row in rows.to_pylist():
         series[row["meter_id"]].append(row)
     return {
@@ -194,7 +194,7 @@ def test_swapped_meters_hand_over_on_the_swap_day(house, readings):
 
 def test_one_hourly_series_per_100_meters_including_the_main_meter(house):
     out, result = house
-    hours = landing.current(out / "data", "tibber_hours", ["home_id", "hour_start_at"])
+    hours = landing.current(out / "data", "tibber_hours")
     assert hours.num_rows == result.hour_rows
     homes = set(hours.column("home_id").to_pylist())
     assert SYNTHETIC_TIBBER_HOME_ID in homes and len(homes) == result.hourly_series
@@ -207,7 +207,7 @@ def test_one_hourly_series_per_100_meters_including_the_main_meter(house):
 
 def test_main_meter_readings_agree_with_its_hours(house, readings, meters):
     out, _ = house
-    hours = landing.current(out / "data", "tibber_hours", ["home_id", "hour_start_at"])
+    hours = landing.current(out / "data", "tibber_hours")
     used = sorted(
         (row["hour_start_at"], row["consumption"] or 0.0)
         for row in hours.to_pylist()
@@ -238,16 +238,10 @@ def test_two_runs_write_the_same_house(house, tmp_path: Path):
         assert (tmp_path / "seeds" / name).read_bytes() == (
             out / "seeds" / name
         ).read_bytes()
-    for table, key in (
-        ("readings", ["meter_id", "measured_at"]),
-        ("tibber_hours", ["home_id", "hour_start_at"]),
-    ):
-        mine = landing.current(tmp_path / "data", table, key).sort_by(
-            [(k, "ascending") for k in key]
-        )
-        theirs = landing.current(out / "data", table, key).sort_by(
-            [(k, "ascending") for k in key]
-        )
+    for table in ("readings", "tibber_hours"):
+        order = [(k, "ascending") for k in landing.KEYS[table]]
+        mine = landing.current(tmp_path / "data", table).sort_by(order)
+        theirs = landing.current(out / "data", table).sort_by(order)
         assert mine.equals(theirs)
 
 

@@ -19,17 +19,16 @@ from extract.demo import DEMO_TIBBER_HOME_ID, write_demo_history
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 BERLIN = ZoneInfo("Europe/Berlin")
 AS_OF = datetime(2026, 11, 27, tzinfo=BERLIN)  # local midnight
-READING_KEY = ["meter_id", "measured_at"]
-HOUR_KEY = ["home_id", "hour_start_at"]
 
 
 def local(day: date, at: time = time()) -> datetime:
     return datetime.combine(day, at, BERLIN)
 
 
-def rows(data_dir: Path, table: str, key: list[str]) -> list[dict]:
-    data = landing.current(data_dir, table, key).to_pylist()
-    return sorted(data, key=lambda row: tuple(row[k] for k in key))
+def rows(data_dir: Path, table: str) -> list[dict]:
+    """The table's current rows in the order of its key."""
+    data = landing.current(data_dir, table).to_pylist()
+    return sorted(data, key=lambda row: tuple(row[k] for k in landing.KEYS[table]))
 
 
 def by_meter(readings: list[dict]) -> dict[str, list[tuple[datetime, float]]]:
@@ -53,18 +52,18 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def readings(house: Path) -> dict[str, list[tuple[datetime, float]]]:
-    return by_meter(rows(house, "readings", READING_KEY))
+    return by_meter(rows(house, "readings"))
 
 
 @pytest.fixture(scope="module")
 def hours(house: Path) -> list[dict]:
-    return rows(house, "tibber_hours", HOUR_KEY)
+    return rows(house, "tibber_hours")
 
 
 def test_two_runs_write_the_same_landing_content(house: Path, tmp_path: Path):
     write_demo_history(tmp_path, AS_OF, "Europe/Berlin", SEEDS)
-    for table, key in (("readings", READING_KEY), ("tibber_hours", HOUR_KEY)):
-        assert rows(tmp_path, table, key) == rows(house, table, key)
+    for table in ("readings", "tibber_hours"):
+        assert rows(tmp_path, table) == rows(house, table)
 
 
 def test_running_again_with_the_same_as_of_writes_nothing(tmp_path: Path):
@@ -80,11 +79,11 @@ def test_running_again_with_the_same_as_of_writes_nothing(tmp_path: Path):
 def test_later_as_of_only_adds_rows_after_the_earlier_as_of(house: Path, tmp_path):
     earlier = datetime(2025, 3, 12, 9, 30, tzinfo=UTC)  # inside the leak stretch
     write_demo_history(tmp_path, earlier, "Europe/Berlin", SEEDS)
-    before = rows(tmp_path, "readings", READING_KEY)
-    before_hours = rows(tmp_path, "tibber_hours", HOUR_KEY)
+    before = rows(tmp_path, "readings")
+    before_hours = rows(tmp_path, "tibber_hours")
     result = write_demo_history(tmp_path, AS_OF, "Europe/Berlin", SEEDS)
-    after = rows(tmp_path, "readings", READING_KEY)
-    after_hours = rows(tmp_path, "tibber_hours", HOUR_KEY)
+    after = rows(tmp_path, "readings")
+    after_hours = rows(tmp_path, "tibber_hours")
 
     def values(data: list[dict], names: list[str]) -> set[tuple]:
         return {tuple(row[n] for n in names) for row in data}
@@ -98,9 +97,7 @@ def test_later_as_of_only_adds_rows_after_the_earlier_as_of(house: Path, tmp_pat
     assert result.readings == len(added)
     assert all(row["hour_end_at"] <= earlier for row in before_hours)
     # The same content as a single run up to the later as_of.
-    assert values(after, reading_cols) == values(
-        rows(house, "readings", READING_KEY), reading_cols
-    )
+    assert values(after, reading_cols) == values(rows(house, "readings"), reading_cols)
 
 
 def test_nothing_is_measured_at_or_after_as_of(readings, hours):
@@ -139,7 +136,7 @@ def test_every_physical_meter_is_read_only_inside_its_installed_life(readings):
 
 def test_readings_carry_the_unit_of_the_meters_seed(house: Path):
     units = {m["meter_id"]: m["unit"] for m in seed_meters()}
-    for row in rows(house, "readings", READING_KEY):
+    for row in rows(house, "readings"):
         assert row["unit"] == units[row["meter_id"]]
 
 
@@ -262,8 +259,7 @@ def test_one_duplicate_instant_is_corrected_by_a_later_extraction(house: Path):
     (meter, instant, first, first_at), (_, _, second, second_at) = raw
     assert meter == "eg_strom" and first_at < second_at and first != second
     current = {
-        (r["meter_id"], r["measured_at"]): r["value"]
-        for r in rows(house, "readings", READING_KEY)
+        (r["meter_id"], r["measured_at"]): r["value"] for r in rows(house, "readings")
     }
     assert current[(meter, instant)] == second
 
@@ -288,26 +284,31 @@ def test_yearly_use_has_realistic_magnitudes(readings):
     assert 3 <= per_year("og1_heat", date(2023, 1, 1), date(2025, 1, 1)) <= 8
 
 
-def test_a_meter_installed_outside_the_demo_history_is_refused(tmp_path: Path):
-    seeds = tmp_path / "seeds"
+def seeds_with_meter(folder: Path, meter_row: str) -> Path:
+    """A copy of the house's seeds with one more row in meters.csv."""
+    seeds = folder / "seeds"
     seeds.mkdir()
     for name in ("meters.csv", "seasonal_patterns.csv"):
         (seeds / name).write_bytes((SEEDS / name).read_bytes())
     with open(seeds / "meters.csv", "a", encoding="utf-8") as handle:
-        handle.write("keller_strom,physical,electricity,kWh,2019-12-31,,Cellar\n")
+        handle.write(meter_row + "\n")
+    return seeds
+
+
+def test_a_meter_installed_outside_the_demo_history_is_refused(tmp_path: Path):
+    seeds = seeds_with_meter(
+        tmp_path, "keller_strom,physical,electricity,kWh,2019-12-31,,Cellar"
+    )
     with pytest.raises(ConfigError, match="keller_strom"):
         write_demo_history(tmp_path / "data", AS_OF, "Europe/Berlin", seeds)
 
 
 def test_a_meter_the_demo_does_not_know_gets_readings_too(tmp_path: Path):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    for name in ("meters.csv", "seasonal_patterns.csv"):
-        (seeds / name).write_bytes((SEEDS / name).read_bytes())
-    with open(seeds / "meters.csv", "a", encoding="utf-8") as handle:
-        handle.write("keller_wasser,physical,water,m³,2023-03-01,,Cellar water\n")
+    seeds = seeds_with_meter(
+        tmp_path, "keller_wasser,physical,water,m³,2023-03-01,,Cellar water"
+    )
     write_demo_history(tmp_path / "data", AS_OF, "Europe/Berlin", seeds)
-    points = by_meter(rows(tmp_path / "data", "readings", READING_KEY))
+    points = by_meter(rows(tmp_path / "data", "readings"))
     cellar = points["keller_wasser"]
     assert cellar[0][0] >= local(date(2023, 3, 1)) and len(cellar) > 20
     values = [v for _, v in cellar]

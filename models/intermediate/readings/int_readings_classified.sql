@@ -3,7 +3,8 @@
     (reading_status), the rule that decided it (rule_detail) and, for kept
     readings, the cumulative value after counter resets (reading_value).
     Rejected outright:
-    - superseded: an older extraction of the same (meter, instant);
+    - superseded: an older extraction of the same (meter, instant)
+      (base_landing__readings);
     - unknown_meter: no physical meter of that id in the house;
     - non_finite: NaN, infinite or missing;
     - negative: below zero, which no counter reads;
@@ -41,7 +42,7 @@
 ) }}
 
 with readings as (
-    select * from {{ ref('stg_landing__readings') }}
+    select * from {{ ref('base_landing__readings') }}
     where {{ rebuilt('meter_id', none) }}
 ),
 
@@ -50,39 +51,29 @@ meters as (
     where meter_type = 'physical'
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by meter_id, measured_at
-            order by extracted_at desc
-        ) as version_rank
-    from readings
-),
-
 checked as (
     select
-        versioned.meter_id,
-        versioned.measured_at,
-        versioned.reading_value as raw_value,
-        versioned.unit,
-        versioned.extracted_at,
+        readings.meter_id,
+        readings.measured_at,
+        readings.reading_value as raw_value,
+        readings.unit,
+        readings.extracted_at,
         case
-            when versioned.version_rank > 1 then 'superseded'
+            when readings.is_superseded then 'superseded'
             when meters.meter_id is null then 'unknown_meter'
             when
-                versioned.reading_value is null
-                or not isfinite(versioned.reading_value)
+                readings.reading_value is null
+                or not isfinite(readings.reading_value)
                 then 'non_finite'
-            when versioned.reading_value < 0 then 'negative'
+            when readings.reading_value < 0 then 'negative'
             when
-                versioned.measured_at < meters.installed_at
-                or versioned.measured_at >= meters.removed_at
+                readings.measured_at < meters.installed_at
+                or readings.measured_at >= meters.removed_at
                 then 'outside_life'
-            when versioned.measured_at > meters.as_of_at then 'after_as_of'
+            when readings.measured_at > meters.as_of_at then 'after_as_of'
         end as rejection
-    from versioned
-    left join meters on versioned.meter_id = meters.meter_id
+    from readings
+    left join meters on readings.meter_id = meters.meter_id
 ),
 
 candidates as (

@@ -1,12 +1,16 @@
 {#-
     The Tibber meter's hours inside its installed life, on a gap-free hourly
-    grid from its first to its last reported hour: the hours of TIBBER_HOME_ID,
-    or of every home of the account when it is unset (added up). The latest extraction of an
-    hour wins. A missing hour (no row, or null consumption) is estimated as
-    the mean of the nearest reported hours before and after it.
+    grid from its first to its last reported hour: the hours of
+    TIBBER_HOME_ID, or of every home of the account when it is unset (added
+    up), each as its latest extraction (base_landing__tibber_hours) has it.
+    A missing hour (no row, or null consumption) is estimated as the mean of
+    the nearest reported hours before and after it.
 -#}
 with hours as (
-    select * from {{ ref('stg_landing__tibber_hours') }}
+    select * from {{ ref('base_landing__tibber_hours') }}
+    {%- if var('tibber_home_id') %}
+        where home_id = '{{ var("tibber_home_id") }}'
+    {%- endif %}
 ),
 
 meter as (
@@ -14,28 +18,17 @@ meter as (
     where meter_id = '{{ var("tibber_meter_id") }}'
 ),
 
-latest as (
-    select * from hours
-    {%- if var('tibber_home_id') %}
-        where home_id = '{{ var("tibber_home_id") }}'
-    {%- endif %}
-    qualify row_number() over (
-        partition by home_id, hour_start_at
-        order by extracted_at desc
-    ) = 1
-),
-
 reported as (
     select
-        latest.hour_start_at,
-        sum(latest.consumption_kwh) as consumption_kwh,
-        count(latest.consumption_kwh) = count(*) as is_complete
-    from latest
+        hours.hour_start_at,
+        sum(hours.consumption_kwh) as consumption_kwh,
+        count(hours.consumption_kwh) = count(*) as is_complete
+    from hours
     inner join meter
         on
-            latest.hour_start_at >= meter.installed_at
-            and latest.hour_start_at + interval 1 hour <= meter.life_end_at
-    group by latest.hour_start_at
+            hours.hour_start_at >= meter.installed_at
+            and hours.hour_start_at + interval 1 hour <= meter.life_end_at
+    group by hours.hour_start_at
 ),
 
 known as (
