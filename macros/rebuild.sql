@@ -86,9 +86,9 @@
     )
 {%- endmacro %}
 
-{#- The scope this run applies (none: every row). The source() calls put
-    the scope tables into the lineage of every model and test that uses
-    them. -#}
+{#- The scope this run applies (none: every row), read from the warehouse:
+    once per macro call that needs it. The source() calls put the scope
+    tables into the lineage of every model and test that uses them. -#}
 {% macro applied_scope() -%}
     {%- set window_table = source('rebuild', 'rebuild_window') -%}
     {%- set meters_table = source('rebuild', 'rebuild_meters') -%}
@@ -127,11 +127,15 @@
     {{ return(scope) }}
 {%- endmacro %}
 
-{% macro rebuilding_incrementally() -%}
-    {%- set scope = applied_scope() -%}
-    {{ return(
-        this is not none and is_incremental() and scope is not none
-    ) }}
+{#- The scope an incremental model applies; none in a full build, in a
+    unit test (no `this`) and without a scope id. -#}
+{% macro incremental_scope() -%}
+    {%- do source('rebuild', 'rebuild_window') -%}
+    {%- do source('rebuild', 'rebuild_meters') -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        {{ return(applied_scope()) }}
+    {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}
 
 {% macro instant_literal(iso, lookback_days=0) -%}
@@ -164,11 +168,15 @@
 
 {#- The rows of the rebuild scope: the rebuilt meters from their day on, and
     every meter from the window's start on (used by `rebuilt` and by the data
-    tests' `tested_rows`). -#}
+    tests' `tested_rows`); `scope`: the applied scope. -#}
 {% macro rebuilt_condition(
-    meter_column, instant_column, window='day_start_at', lookback_days=0
+    meter_column,
+    instant_column,
+    window='day_start_at',
+    lookback_days=0,
+    scope=none
 ) -%}
-    {%- set scope = applied_scope() -%}
+    {%- set scope = scope if scope is not none else applied_scope() -%}
     (
     {%- if meter_column -%}
         {{ meter_rows(
@@ -188,8 +196,11 @@
 {% macro rebuilt(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- if rebuilding_incrementally() -%}
-        {{- rebuilt_condition(meter_column, instant_column, window, lookback_days) -}}
+    {%- set scope = incremental_scope() -%}
+    {%- if scope is not none -%}
+        {{- rebuilt_condition(
+            meter_column, instant_column, window, lookback_days, scope
+        ) -}}
     {%- else -%}
         true
     {%- endif -%}
@@ -203,8 +214,8 @@
     meters='rebuilt',
     also=none
 ) -%}
-    {%- if rebuilding_incrementally() -%}
-        {%- set scope = applied_scope() -%}
+    {%- set scope = incremental_scope() -%}
+    {%- if scope is not none -%}
         {%- set start = instant_literal(scope.window[window], lookback_days) -%}
         select * from {{ relation }} where {{ instant_column }} >= {{ start }}
         {%- if scope[meters] %}
@@ -234,11 +245,11 @@
 {#- Separate deletes, each pruned by zone maps, rather than one with an OR;
     without a scope, every row. -#}
 {% macro delete_rebuilt(meter_column, instant_column, window='day_start_at') -%}
-    {%- if execute and this is not none and is_incremental()
-        and applied_scope() is none -%}
+    {%- set scope = incremental_scope() -%}
+    {%- if scope is none and execute and this is not none
+        and is_incremental() -%}
         delete from {{ this }};
-    {%- elif rebuilding_incrementally() -%}
-        {%- set scope = applied_scope() -%}
+    {%- elif scope is not none -%}
         {%- if instant_column -%}
             delete from {{ this }}
             where {{ instant_column }} >= {{

@@ -42,9 +42,12 @@
     }) }}
 {%- endmacro %}
 
-{% macro testing_rebuilt_rows() -%}
+{#- The scope whose rebuilt rows the data tests read; none: every row. -#}
+{% macro tested_scope() -%}
     {%- set scope = applied_scope() -%}
-    {{ return(scope is not none and scope.tests_rebuilt_only) }}
+    {{ return(
+        scope if scope is not none and scope.tests_rebuilt_only else none
+    ) }}
 {%- endmacro %}
 
 {#- A condition: true for the rows the data tests read (all of them unless
@@ -52,8 +55,11 @@
 {% macro tested_rows(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- if testing_rebuilt_rows() -%}
-        {{- rebuilt_condition(meter_column, instant_column, window, lookback_days) -}}
+    {%- set scope = tested_scope() -%}
+    {%- if scope is not none -%}
+        {{- rebuilt_condition(
+            meter_column, instant_column, window, lookback_days, scope
+        ) -}}
     {%- else -%}
         true
     {%- endif -%}
@@ -62,8 +68,9 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set columns = tested_columns().get(relation.identifier) -%}
-    {%- if columns and testing_rebuilt_rows() -%}
-        {%- set restriction = tested_rows(*columns) -%}
+    {%- set scope = tested_scope() if columns else none -%}
+    {%- if scope is not none -%}
+        {%- set restriction = rebuilt_condition(*columns, scope=scope) -%}
         {%- set where = '(' ~ where ~ ') and ' ~ restriction
             if where else restriction -%}
     {%- endif -%}
