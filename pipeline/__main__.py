@@ -1,4 +1,5 @@
-"""Command line: `python -m pipeline run|docs|shell` (`--help` says all)."""
+"""Command line: `python -m pipeline run|docs|dbt|shell` (`--help` says
+all)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Utility meters: InfluxDB and Tibber -> dbt on DuckDB -> "
-        "InfluxDB. `make run`, `make docs` and `make shell` call these.",
+        "InfluxDB. `make run`, `make docs`, `make dbt` and `make shell` call "
+        "these.",
         epilog=SETTINGS_HELP,
         formatter_class=formatter,
     )
@@ -105,6 +107,22 @@ def parser() -> argparse.ArgumentParser:
     docs_parser.add_argument(
         "--no-serve", action="store_true", help="only generate the site"
     )
+    dbt_parser = commands.add_parser(
+        "dbt",
+        help="dbt with the settings a run gives it; every row in scope",
+        description=textwrap.fill(
+            "Run dbt on DATA_DIR's warehouse with the settings a run exports, "
+            "e.g. `python -m pipeline dbt build -s my_model+`. The incremental "
+            "models it builds are rebuilt in full (never the scope of an "
+            "earlier run), and the next run builds everything. AS_OF set: "
+            "the models read it as the run's as_of; else the last run's."
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    dbt_parser.add_argument(
+        "args", nargs=argparse.REMAINDER, help="dbt's command and options"
+    )
     commands.add_parser(
         "shell",
         help="DuckDB shell on a snapshot of the warehouse, read-only",
@@ -148,6 +166,20 @@ def main(argv: list[str] | None = None) -> int:
                 serve=not args.no_serve,
                 host=args.host or settings.docs_host,
             )
+        elif args.command == "dbt":
+            from pipeline.dbt import by_hand
+            from pipeline.run import run_lock
+
+            stage = "dbt"
+            if not args.args:
+                print(
+                    "error [dbt]: name dbt's command, e.g. "
+                    "`make dbt ARGS='build -s my_model+'`",
+                    file=sys.stderr,
+                )
+                return 2
+            with run_lock(settings.data_dir):
+                return 0 if by_hand(settings, args.args) else 1
         elif args.command == "shell":
             from pipeline.shell import shell
 

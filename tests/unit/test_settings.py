@@ -14,17 +14,19 @@ import pytest
 from core.errors import ConfigError
 from core.settings import ROOT, dbt_env_vars, dbt_vars, load_settings
 from extract import demo
+from pipeline.dbt import SCOPE_VARIABLE
 
 
 def test_every_env_var_the_dbt_project_reads_is_a_setting_settings_exports(
     tmp_path: Path,
 ) -> None:
     """profiles.yml, dbt_project.yml, the models and macros read nothing
-    through env_var() that Settings.dbt_environment does not set; and it
-    sets nothing dbt does not read (but dbt's own usage switch)."""
+    through env_var() that Settings.dbt_environment does not set, but the
+    rebuild scope of one command; and it sets nothing dbt does not read (but
+    dbt's own usage switch)."""
     read = set(dbt_env_vars(ROOT))
     exported = set(load_settings(tmp_path, {}).dbt_environment())
-    assert read <= exported, f"not exported by Settings: {sorted(read - exported)}"
+    assert read - exported == {SCOPE_VARIABLE}
     assert exported - read == {"DBT_SEND_ANONYMOUS_USAGE_STATS"}
     assert {"DATA_DIR", "METER_TIMEZONE", "DUCKDB_MEMORY_LIMIT"} <= read
 
@@ -42,7 +44,7 @@ def test_unset_settings_take_the_defaults_the_dbt_project_writes(
     assert settings.dbt_project_dir == ROOT
     environment = settings.dbt_environment()
     for name, default in dbt_env_vars(ROOT).items():
-        if name != "DATA_DIR":  # resolved against the settings' folder
+        if name not in {"DATA_DIR", SCOPE_VARIABLE}:  # DATA_DIR: resolved
             assert environment[name] == default, name
 
 
