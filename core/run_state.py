@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import LandingError, PipelineError
+from core.errors import LandingError
 
 SCHEMA = "run_state"
 # Tables of older versions that move here under the same name.
@@ -69,6 +69,11 @@ OLD_REPORTED = {
     "anomaly": Path("state/anomalies.json"),
     "finding": Path("state/findings.json"),
 }
+
+
+def is_locked(error: duckdb.Error) -> bool:
+    """Another process holds the warehouse open (the build stage says so)."""
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
 
 
 def ensure(connection: duckdb.DuckDBPyConnection) -> None:
@@ -177,13 +182,9 @@ def migrate(data_dir: Path) -> list[str]:
     try:
         connection = duckdb.connect(str(warehouse))
     except duckdb.IOException as error:
-        if "lock" not in str(error).lower():
+        if not is_locked(error):
             raise
-        raise PipelineError(
-            f"the warehouse {warehouse} is open in another process: close it "
-            "(`make shell` opens a snapshot instead) and run again; nothing "
-            "was touched"
-        ) from None
+        return []  # the next run moves it; this one stops before its build
     moved: list[str] = []
     try:
         connection.execute("begin")

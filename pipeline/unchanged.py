@@ -54,13 +54,18 @@ def previous_run(
     exactly (None otherwise: this run must do its work)."""
     if not settings.warehouse.is_file():
         return None
-    with duckdb.connect(str(settings.warehouse)) as db:
-        run_state.ensure(db)
-        db.execute(run_state.LAST_RUN_DDL)
-        row = db.execute(
-            "select as_of, landing_digest, project_fingerprint, settings_digest, "
-            f"completed_at from {run_state.LAST_RUN}"
-        ).fetchone()
+    try:
+        with duckdb.connect(str(settings.warehouse)) as db:
+            run_state.ensure(db)
+            db.execute(run_state.LAST_RUN_DDL)
+            row = db.execute(
+                "select as_of, landing_digest, project_fingerprint, "
+                f"settings_digest, completed_at from {run_state.LAST_RUN}"
+            ).fetchone()
+    except duckdb.IOException as error:
+        if not run_state.is_locked(error):
+            raise
+        return None  # held by another process: the build stage says so
     if row is None:
         return None
     record = dict(zip(INPUTS, row[:4], strict=True))
@@ -78,10 +83,16 @@ def forget(settings: Settings) -> None:
     """Before a run that does work: no record until it completes."""
     if not settings.warehouse.is_file():
         return
-    with duckdb.connect(str(settings.warehouse)) as db:
-        run_state.ensure(db)
-        db.execute(run_state.LAST_RUN_DDL)
-        db.execute(f"delete from {run_state.LAST_RUN}")
+    try:
+        with duckdb.connect(str(settings.warehouse)) as db:
+            run_state.ensure(db)
+            db.execute(run_state.LAST_RUN_DDL)
+            db.execute(f"delete from {run_state.LAST_RUN}")
+    except duckdb.IOException as error:
+        if not run_state.is_locked(error):
+            raise
+        # Held by another process: the build stage stops the run before it
+        # changes the warehouse, so the record still describes it.
 
 
 def remember(
