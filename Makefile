@@ -12,7 +12,7 @@ PORT ?= 8080
 METERS ?= 1000
 YEARS ?= 10
 
-.PHONY: help run test lint docs shell bench reset-processed clean dashboards statement
+.PHONY: help run test lint docs dbt shell bench reset-processed clean dashboards statement
 
 help: ## this list
 	@echo "utility-meters: meter readings (InfluxDB) and Tibber -> dbt -> InfluxDB"
@@ -50,6 +50,9 @@ statement: $(INSTALLED) ## the yearly cost statements (YEAR=, default: the last 
 
 docs: $(INSTALLED) ## the dbt docs site on http://localhost:8080 (PORT=, DOCS_HOST=)
 	@$(BIN)/python -m pipeline docs --port $(PORT)
+
+dbt: $(INSTALLED) ## dbt with the settings a run gives it, every row in scope (ARGS='build -s my_model+')
+	@$(BIN)/python -m pipeline dbt $(ARGS)
 
 shell: $(INSTALLED) ## DuckDB shell on a read-only snapshot of the warehouse
 	@$(BIN)/python -m pipeline shell

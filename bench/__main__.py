@@ -36,8 +36,7 @@ from bench.synthetic import SYNTHETIC_TIBBER_HOME_ID
 from core import landing
 from core.errors import DbtError
 from core.settings import load_settings
-from pipeline import rebuild
-from pipeline.dbt import copy_project, invoke
+from pipeline.dbt import copy_project, invoke, planned
 
 AS_OF = datetime(2026, 11, 27, 5, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,9 +97,9 @@ def models_step(settings, project: Path, as_of: datetime) -> tuple[float, str]:
     the planning; returns the seconds and what was rebuilt."""
     started = time.perf_counter()
     landing.write_run_context(settings.data_dir, as_of)
-    plan = rebuild.plan(settings, project, as_of)
-    dbt_step(settings, project, ["run", "--quiet", *plan.dbt_args], as_of)
-    rebuild.record(settings, plan)
+    plan, result = planned(settings, as_of, ["run", "--quiet"], project)
+    if not result.success:
+        raise DbtError(f"dbt run failed: see {settings.data_dir}/logs")
     return time.perf_counter() - started, plan.describe()
 
 

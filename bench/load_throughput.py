@@ -107,11 +107,11 @@ def build_marts(warehouse: Path, meters: int, days: int, consumption: bool) -> i
 
 
 def pretend_published(warehouse: Path, settings_url: str, bucket: str) -> None:
-    """Fill load_state as if everything had been published to this target."""
+    """Fill run_state as if everything had been published to this target."""
     with duckdb.connect(str(warehouse)) as connection:
         ensure_state(connection)
         connection.execute(
-            "insert into load_state.published_points (measurement, meter_id, "
+            "insert into run_state.published_points (measurement, meter_id, "
             "time_s, value, consumption, expected, ratio, is_estimated, is_partial) "
             "select 'meter_interpolated_daily', meter_id, "
             "(epoch_ms(day_start_at) // 1000)::bigint, reading, null, null, null, "
@@ -122,7 +122,7 @@ def pretend_published(warehouse: Path, settings_url: str, bucket: str) -> None:
             f"is_estimated::double, null, null from main.{MONTHLY}"
         )
         connection.execute(
-            "insert into load_state.published_target values (?)",
+            "insert into run_state.published_target values (?)",
             [f"{settings_url} {bucket}"],
         )
 

@@ -38,10 +38,12 @@ import pyarrow.parquet as pq
 
 from core import landing
 from core.errors import ConfigError
+from core.settings import dbt_defaults
 
 log = logging.getLogger(__name__)
 
-TIBBER_METER_ID = "haupt_strom"
+# The synthetic house's Tibber meter: the one TIBBER_METER_ID names by default.
+TIBBER_METER_ID = dbt_defaults()["TIBBER_METER_ID"]
 SYNTHETIC_TIBBER_HOME_ID = "00000000-5e7d-4c1a-9b00-000000000000"
 HOURS_PER_APPEND = 1_000_000
 MIN_GAP_DAYS, MAX_GAP_DAYS = 15, 41  # whole days between reading dates
@@ -113,7 +115,7 @@ def generate(
     years: int,
     *,
     as_of: datetime,
-    timezone: str = "Europe/Berlin",
+    timezone: str = dbt_defaults()["METER_TIMEZONE"],
 ) -> SyntheticResult:
     """Write a synthetic house of `meters` meters and `years` of readings."""
     if meters < 10 or years < 1:

@@ -1,6 +1,10 @@
 """Settings from the environment, `.env` and `secrets/*.env` (docs/interfaces.md).
 
-The real environment wins over `secrets/*.env`, which wins over `.env`.
+The real environment wins over `secrets/*.env`, which wins over `.env`. Every
+setting is read here and nowhere else. The dbt project reads some of them
+through `env_var('NAME', 'default')`: its defaults are written there once and
+taken from there (`dbt_defaults`), and `Settings.dbt_environment` is the one
+place that hands dbt their values.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +21,17 @@ from core.errors import ConfigError
 from core.notify_urls import secret_parts, split_urls
 
 TIBBER_PUBLIC_URL = "https://api.tibber.com/v1-beta/gql"
+# The repository: the dbt project unless DBT_PROJECT_DIR names a copy.
+ROOT = Path(__file__).resolve().parent.parent
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+# env_var('NAME') or env_var('NAME', 'default') in the dbt project's files.
+ENV_VAR = re.compile(
+    r"""env_var\(\s*['"]([A-Z_][A-Z0-9_]*)['"]\s*(?:,\s*['"]([^'"]*)['"]\s*)?\)"""
+)
+# What dbt reads that does not change what the models compute.
+NOT_RESULTS = ("DATA_DIR", "DUCKDB_MEMORY_LIMIT", "DBT_SEND_ANONYMOUS_USAGE_STATS")
+# DuckDB's memory_limit: a number and a unit (1000- or 1024-based).
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B|bytes)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,8 @@ class Settings:
     tibber_api_url: str
     tibber_home_id: str | None
     tibber_meter_id: str
+    duckdb_memory_limit: str  # DuckDB spills to disk beyond it
+    dbt_project_dir: Path  # the repository, or a copy describing another house
     notify_urls: str | None = field(default=None, repr=False)
     docs_host: str = "127.0.0.1"
     data_dir_group: str | None = None  # unset: DATA_DIR private to its owner
@@ -47,6 +64,32 @@ class Settings:
         """The DuckDB file dbt builds (profiles.yml)."""
         return self.data_dir / "warehouse.duckdb"
 
+    @property
+    def house_dir(self) -> Path:
+        """The seeds describing the house."""
+        return self.dbt_project_dir / "seeds"
+
+    def dbt_environment(self) -> dict[str, str]:
+        """Every variable the dbt project reads through env_var(): the one
+        place dbt's environment is built (a test checks the names)."""
+        return {
+            "DATA_DIR": str(self.data_dir),
+            "METER_TIMEZONE": self.timezone,
+            "TIBBER_METER_ID": self.tibber_meter_id,
+            "TIBBER_HOME_ID": self.tibber_home_id or "",
+            "DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+
+    def model_settings(self) -> list[str]:
+        """The values of what dbt reads that change what the models compute
+        (not where the warehouse lies, nor DuckDB's memory), in order."""
+        return [
+            value
+            for name, value in self.dbt_environment().items()
+            if name not in NOT_RESULTS
+        ]
+
     def secrets(self) -> list[str]:
         """The values that must never appear in output, logs or files."""
         values = [self.influx_token, self.tibber_api_token]
@@ -54,6 +97,44 @@ class Settings:
             values.append(self.influx_token.split(":", 1)[1])
         values += [p for u in split_urls(self.notify_urls) for p in secret_parts(u)]
         return [v for v in values if v]
+
+
+def dbt_env_vars(project: Path) -> dict[str, str]:
+    """Every env_var() of the dbt project (profiles.yml, dbt_project.yml, the
+    models' YAML and SQL, the macros) with its default ('' when it has none).
+    A name whose defaults differ between files is refused."""
+    files = [project / "profiles.yml", project / "dbt_project.yml"]
+    for folder, pattern in (
+        ("models", "*.yml"),
+        ("models", "*.sql"),
+        ("macros", "*.sql"),
+    ):
+        files += sorted((project / folder).rglob(pattern))
+    found: dict[str, str] = {}
+    for path in files:
+        for name, default in ENV_VAR.findall(path.read_text()):
+            if found.setdefault(name, default) != default:
+                raise ConfigError(
+                    f"{path} gives env_var('{name}') the default {default!r}, "
+                    f"another file {found[name]!r}: make them equal"
+                )
+    return found
+
+
+@cache
+def dbt_defaults() -> dict[str, str]:
+    """The defaults of the settings dbt reads, as the dbt project writes them."""
+    return dbt_env_vars(ROOT)
+
+
+@cache
+def dbt_vars() -> dict[str, object]:
+    """The vars of dbt_project.yml as written (a var that reads a setting is
+    its env_var() text): the constants Python shares with the models."""
+    import yaml  # only the demo and tests need it: no cost to every start
+
+    with open(ROOT / "dbt_project.yml") as handle:
+        return dict(yaml.safe_load(handle)["vars"])
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -118,7 +199,8 @@ def load_settings(
         value = env.get(name, "").strip()
         return value or default
 
-    timezone = get("METER_TIMEZONE", "Europe/Berlin")
+    defaults = dbt_defaults()
+    timezone = get("METER_TIMEZONE", defaults["METER_TIMEZONE"])
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -153,9 +235,22 @@ def load_settings(
                 "(a paste error?): set it again on one line"
             )
 
+    memory_limit = get("DUCKDB_MEMORY_LIMIT", defaults["DUCKDB_MEMORY_LIMIT"])
+    if not _MEMORY.match(memory_limit):
+        raise ConfigError(
+            f"DUCKDB_MEMORY_LIMIT={memory_limit!r} is not a size: "
+            "use a number and a unit, e.g. 4GB or 512MiB"
+        )
+    project = (root / get("DBT_PROJECT_DIR", str(ROOT))).resolve()
+    if not (project / "dbt_project.yml").is_file():
+        raise ConfigError(
+            f"DBT_PROJECT_DIR={str(project)!r} holds no dbt_project.yml: "
+            "point it at a copy of the dbt project or unset it"
+        )
+
     as_of_text = get("AS_OF")
     return Settings(
-        data_dir=(root / get("DATA_DIR", "data")).resolve(),
+        data_dir=(root / get("DATA_DIR", defaults["DATA_DIR"])).resolve(),
         timezone=timezone,
         as_of=parse_as_of(as_of_text, timezone) if as_of_text else None,
         influx_url=influx_url.rstrip("/") if influx_url else None,
@@ -167,8 +262,10 @@ def load_settings(
         tibber_api_token=get("TIBBER_API_TOKEN"),
         tibber_api_url=get("TIBBER_API_URL", TIBBER_PUBLIC_URL),
         tibber_home_id=get("TIBBER_HOME_ID"),
-        tibber_meter_id=get("TIBBER_METER_ID", "haupt_strom"),
+        tibber_meter_id=get("TIBBER_METER_ID", defaults["TIBBER_METER_ID"]),
         notify_urls=get("NOTIFY_URLS"),
         docs_host=get("DOCS_HOST", "127.0.0.1") or "127.0.0.1",
         data_dir_group=get("DATA_DIR_GROUP"),
+        duckdb_memory_limit=memory_limit,
+        dbt_project_dir=project,
     )

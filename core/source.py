@@ -3,7 +3,7 @@
 A DATA_DIR holds one source's history. The landing zone records it in
 DATA_DIR/landing/source.json when the first extraction lands; the warehouse
 copies it into `run_state.source` with every build; the published record
-(`load_state.published_source`) holds the source whose points were written.
+(`run_state.published_source`) holds the source whose points were written.
 
 A run against another source than the one its DATA_DIR holds stops before it
 touches anything, with one line that says what to do: demo and real readings
@@ -29,11 +29,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
+from core import run_state
 from core.errors import PipelineError
 from core.settings import Settings
 
 DEMO = "demo"
-SCHEMA = "run_state"
+SCHEMA = run_state.SCHEMA
 RECORD = "source.json"
 # extract/demo.py's Tibber home; the core does not import extract.
 DEMO_TIBBER_HOME_ID = "5f3a9c2e-7b14-4d8e-a6c1-0e2d4b9f7a35"
@@ -188,6 +189,7 @@ def record(data_dir: Path, source: Source) -> None:
 def record_in_warehouse(warehouse: Path, source: Source) -> None:
     """`run_state.source`: which source the warehouse was built from."""
     with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("begin")
         connection.execute(f"create schema if not exists {SCHEMA}")
         connection.execute(
             f"create or replace table {SCHEMA}.source (source_json varchar)"
@@ -195,6 +197,7 @@ def record_in_warehouse(warehouse: Path, source: Source) -> None:
         connection.execute(
             f"insert into {SCHEMA}.source values (?)", [source.to_json()]
         )
+        connection.execute("commit")
 
 
 def in_warehouse(connection: duckdb.DuckDBPyConnection) -> Source | None:
@@ -232,16 +235,16 @@ def check_publishable(
 
 
 def record_published(connection: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """`load_state.published_source`: the source whose points the processed
+    """`run_state.published_source`: the source whose points the processed
     bucket holds. Another source's record stops the load: its points would
     mix with this one's (`make reset-processed` starts the bucket over)."""
     wanted = current(settings)
-    connection.execute("create schema if not exists load_state")
+    connection.execute(f"create schema if not exists {SCHEMA}")
     connection.execute(
-        "create table if not exists load_state.published_source (source_json varchar)"
+        f"create table if not exists {SCHEMA}.published_source (source_json varchar)"
     )
     row = connection.execute(
-        "select source_json from load_state.published_source"
+        f"select source_json from {SCHEMA}.published_source"
     ).fetchone()
     if row is not None:
         published = Source.from_json(row[0])
@@ -253,7 +256,9 @@ def record_published(connection: duckdb.DuckDBPyConnection, settings: Settings) 
             )
         if published == wanted:
             return
-    connection.execute("delete from load_state.published_source")
+    connection.execute("begin")
+    connection.execute(f"delete from {SCHEMA}.published_source")
     connection.execute(
-        "insert into load_state.published_source values (?)", [wanted.to_json()]
+        f"insert into {SCHEMA}.published_source values (?)", [wanted.to_json()]
     )
+    connection.execute("commit")

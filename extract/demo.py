@@ -56,15 +56,20 @@ import pyarrow as pa
 
 from core import landing
 from core.errors import ConfigError
+from core.settings import dbt_defaults, dbt_vars
 
 log = logging.getLogger(__name__)
 
 DEMO_TIBBER_HOME_ID = "5f3a9c2e-7b14-4d8e-a6c1-0e2d4b9f7a35"
-TIBBER_METER_ID = "haupt_strom"
+# The demo house's Tibber meter is the one TIBBER_METER_ID names by default.
+TIBBER_METER_ID = dbt_defaults()["TIBBER_METER_ID"]
 FIRST_DAY = date(2020, 1, 1)
 HORIZON = date(2031, 1, 1)  # exclusive: the series end on 2030-12-31
 TIBBER_FIRST_DAY = date(2024, 9, 1)
-KWH_PER_M3 = 11.504 * 0.8885
+# 1 m³ of gas in kWh, as the models convert it (dbt_project.yml).
+KWH_PER_M3 = float(dbt_vars()["gas_energy_content_kwh_per_m3"]) * float(
+    dbt_vars()["gas_z_factor"]
+)
 
 # Counter values at the start of each meter's counting (its installation).
 START_VALUES: dict[str, float] = {

@@ -1,7 +1,7 @@
 """Publish the marts to INFLUX_BUCKET_PROCESSED, exactly and incrementally.
 
 What was published is remembered in the warehouse, in
-`load_state.published_points` (one row per point with its field values). A run
+`run_state.published_points` (one row per point with its field values). A run
 compares the marts with that table in DuckDB (one full outer join), then
 
 1. deletes what no longer exists: points that vanished from the marts, and
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from core import changes, influxdb, source
+from core import changes, influxdb, run_state, source
 from core.errors import PipelineError
 from core.settings import Settings
 from load.line_protocol import escape_key, escape_measurement
@@ -77,7 +77,7 @@ SERIES_SEPARATOR = "\x1f"
 # A field that differs from what was published by less than this share of its
 # value is the same value (see _diff).
 RELATIVE_NOISE = 1e-11
-STATE_SCHEMA = "load_state"
+STATE_SCHEMA = run_state.SCHEMA
 STATE_TABLE = f"{STATE_SCHEMA}.published_points"
 # What the builds since the last complete load may have changed (note_build).
 SCOPE_TABLE = f"{STATE_SCHEMA}.unpublished_scope"
@@ -384,7 +384,7 @@ def read_scope(connection: duckdb.DuckDBPyConnection) -> Scope | None:
             "select table_schema, table_name from information_schema.tables"
         ).fetchall()
     }
-    if not {"main.build_state", SCOPE_TABLE} <= known:
+    if not {f"{STATE_SCHEMA}.build_state", SCOPE_TABLE} <= known:
         return None
     rows = connection.execute(
         f"select kind, meter_id, day_start_at, month_start_at from {SCOPE_TABLE} "

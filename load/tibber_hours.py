@@ -9,11 +9,12 @@ Which home: TIBBER_HOME_ID when set; otherwise the one home in the landing
 zone. Several homes without TIBBER_HOME_ID is refused: they would share the
 one series of the one meter and overwrite each other's hours.
 
-What was written is remembered in DATA_DIR/state/tibber_hours_published.parquet
-(target, entity_id, hour, field values), rewritten atomically after each batch
-InfluxDB confirmed; a run writes only new or changed hours, so a rerun writes
-nothing. A field that became null is not removed from InfluxDB (the field of
-an already written point stays). An hour that left the landing zone (Tibber
+What was written is remembered in the warehouse table
+`run_state.tibber_hours_published` (target, entity_id, hour, field values),
+replaced in one transaction after each batch InfluxDB confirmed; a run
+writes only new or changed hours, so a rerun writes nothing. A field that
+became null is not removed from InfluxDB (the field of an already written
+point stays). An hour that left the landing zone (Tibber
 no longer reports it: a tombstone) is deleted from InfluxDB, one delete per
 run of consecutive such hours, and forgotten.
 """
@@ -21,18 +22,15 @@ run of consecutive such hours, and forgotten.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from core import changes, influxdb, landing, source
-from core.errors import ConfigError, LandingError
+from core import changes, influxdb, landing, run_state, source
+from core.errors import ConfigError
 from core.settings import Settings
 from load.line_protocol import point_line
 
@@ -42,7 +40,6 @@ MEASUREMENT = "energy"
 DOMAIN = "sensor"
 FIELDS = ("consumption", "cost", "unit_price", "unit_price_vat")
 BATCH_SIZE = 5_000
-STATE_FILE = "tibber_hours_published.parquet"
 STATE_SCHEMA = pa.schema(
     [
         ("target", pa.string()),
@@ -53,36 +50,30 @@ STATE_SCHEMA = pa.schema(
 )
 
 
-def state_path(data_dir: Path) -> Path:
-    return data_dir / "state" / STATE_FILE
+def _read_state(warehouse: Path) -> pa.Table:
+    with duckdb.connect(str(warehouse)) as connection:
+        run_state.ensure(connection)
+        connection.execute(run_state.TIBBER_HOURS_DDL)
+        return (
+            connection.execute(
+                f"select * from {run_state.TIBBER_HOURS_PUBLISHED} "
+                "order by target, entity_id, time_s"
+            )
+            .to_arrow_table()
+            .cast(STATE_SCHEMA)
+        )
 
 
-def _read_state(path: Path) -> pa.Table:
-    if not path.is_file():
-        return STATE_SCHEMA.empty_table()
-    try:
-        return pq.read_table(path).cast(STATE_SCHEMA)
-    except (OSError, pa.ArrowInvalid) as error:
-        raise LandingError(
-            f"cannot read {path}: {error}; delete it to republish every Tibber hour"
-        ) from None
-
-
-def _write_state(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise LandingError(
-            f"cannot write {path}: {error.strerror}: check DATA_DIR's "
-            "permissions and free space"
-        ) from None
+def _write_state(warehouse: Path, table: pa.Table) -> None:
+    """The whole record, replaced in one transaction."""
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.register("state", table)
+        connection.execute("begin")
+        connection.execute(f"delete from {run_state.TIBBER_HOURS_PUBLISHED}")
+        connection.execute(
+            f"insert into {run_state.TIBBER_HOURS_PUBLISHED} select * from state"
+        )
+        connection.execute("commit")
 
 
 def _choose_home(hours: pa.Table, home_id: str | None) -> str | None:
@@ -256,7 +247,7 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     if home_id is None:
         log.info("event=load.tibber_hours written=0 reason=no_hours")
         return 0
-    path = state_path(settings.data_dir)
+    path = settings.warehouse
     state = _read_state(path)
     tags = {"entity_id": entity_id, "domain": DOMAIN}
     state = _delete_vanished(

@@ -1,10 +1,19 @@
 {#-
-    Incremental builds (pipeline/rebuild.py decides and writes the scope).
-    In a full build every row is rebuilt. In an incremental one:
-    - every meter's rows from main.rebuild_window's day (months: its month;
-      Tibber cost: its cost day), what a moving as_of changes;
-    - the rebuilt meters' rows from their own day and month in
-      main.rebuild_meters (null: all their rows), what new readings change.
+    Incremental builds (pipeline/rebuild.py decides and writes the scope
+    into the source `rebuild`, under an id it gives dbt in the environment
+    variable REBUILD_SCOPE_ID: a var would make dbt parse the whole project
+    again at every build). In a full build every row is rebuilt. In an
+    incremental one that names its scope:
+    - every meter's rows from the local day of the window's instant
+      (months: its month; Tibber cost: the day of its cost instant), what a
+      moving as_of changes;
+    - the rebuilt meters' rows from the local day and month of their change
+      in rebuild_meters (null: all their rows), what new readings change.
+    Those days and months are written beside the instants when dbt starts
+    (`resolve_rebuild_scope`, on-run-start).
+    A dbt run without that id (by hand, `make dbt`) rebuilds every row of
+    the incremental models it builds: a scope applies only to the build
+    that wrote it; an id naming no written scope is an error.
     `rebuilt(meter_column, instant_column, window, lookback_days)`: true for
     the rows this build recomputes; `window` names the grain (day_start_at,
     month_start_at or cost_day_start_at); lookback_days moves every start
@@ -14,38 +23,96 @@
     scan with an OR; meters='read' reads also the meters the rebuilt ones are
     built on, from where those are rebuilt; `also`: older rows matching a
     condition.
-    `delete_rebuilt(...)`: the pre-hook that removes them first, so the
-    model's select, appended, replaces exactly them.
+    `delete_rebuilt(...)`: the pre-hook that removes them first (all rows
+    without a scope), so the model's select, appended, replaces exactly them.
     The scope is read when the model runs and written into its SQL as
-    constants. Unit tests (no `this`) test the full build; without a written
-    scope (`dbt docs generate` after a full build) the SQL is the full build's.
+    constants. Unit tests (no `this`) test the full build.
 -#}
 
-{% macro rebuilding_incrementally() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set scope = adapter.get_relation(
-        database=this.database, schema='main', identifier='rebuild_window'
-    ) -%}
-    {{ return(scope is not none) }}
+{#- The scope's id this run applies ('' when none); read only when dbt
+    runs, never while it parses. -#}
+{% macro rebuild_scope_id() -%}
+    {{ return(env_var('REBUILD_SCOPE_ID', '') if execute else '') }}
 {%- endmacro %}
 
-{% macro rebuild_scope() -%}
+{#- on-run-start: the local day and month starts (UTC instants as ISO text)
+    of the scope's instants, by the models' own local time (time.sql);
+    stops dbt when the id names no written scope. -#}
+{% macro resolve_rebuild_scope() -%}
+    {%- set scope_id = rebuild_scope_id() -%}
+    {%- if not scope_id -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set window_table = source('rebuild', 'rebuild_window') -%}
+    {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
+    {%- set written = adapter.get_relation(
+        database=window_table.database,
+        schema=window_table.schema,
+        identifier=window_table.identifier,
+    ) is not none and run_query(
+        'select count(*) from ' ~ window_table ~ ' where scope_id = ' ~ quoted
+    ).rows[0][0] == 1 -%}
+    {%- if not written -%}
+        {{ exceptions.raise_compiler_error(
+            'REBUILD_SCOPE_ID=' ~ scope_id ~ ' names no scope in '
+            ~ window_table ~ ' (a scope applies only to the build that '
+            ~ 'wrote it): unset it, or run `python -m pipeline run`'
+        ) }}
+    {%- endif -%}
+    update {{ window_table }} set
+        day_start_at = {{ day_start_text('window_from_at') }},
+        month_start_at = {{ month_start_text('window_from_at') }},
+        cost_day_start_at = {{ day_start_text('cost_from_at') }}
+    where scope_id = {{ quoted }};
+    update {{ source('rebuild', 'rebuild_meters') }} set
+        day_start_at = {{ day_start_text('changed_from_at') }},
+        month_start_at = {{ month_start_text('changed_from_at') }}
+    where scope_id = {{ quoted }}
+{%- endmacro %}
+
+{% macro day_start_text(instant_column) -%}
+    {{ utc_text(local_midnight(local_date(instant_column))) }}
+{%- endmacro %}
+
+{% macro month_start_text(instant_column) -%}
+    {{ utc_text(local_midnight(
+        "date_trunc('month', " ~ local_date(instant_column) ~ ")"
+    )) }}
+{%- endmacro %}
+
+{% macro utc_text(instant_expression) -%}
+    strftime(
+        timezone('UTC', {{ instant_expression }}), '%Y-%m-%dT%H:%M:%S+00:00'
+    )
+{%- endmacro %}
+
+{#- The scope this run applies (none: every row), read from the warehouse:
+    once per macro call that needs it. The source() calls put the scope
+    tables into the lineage of every model and test that uses them. -#}
+{% macro applied_scope() -%}
+    {%- set window_table = source('rebuild', 'rebuild_window') -%}
+    {%- set meters_table = source('rebuild', 'rebuild_meters') -%}
+    {%- set scope_id = rebuild_scope_id() -%}
+    {%- if not scope_id -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
     {%- set window = run_query(
-        'select day_start_at, month_start_at, cost_day_start_at'
-        ~ ' from main.rebuild_window'
+        'select day_start_at, month_start_at, cost_day_start_at,'
+        ~ ' tests_rebuilt_only from ' ~ window_table
+        ~ ' where scope_id = ' ~ quoted
     ) -%}
     {%- set meters = run_query(
-        'select meter_id, kind, day_start_at, month_start_at'
-        ~ ' from main.rebuild_meters order by meter_id'
+        'select meter_id, kind, day_start_at, month_start_at from '
+        ~ meters_table ~ ' where scope_id = ' ~ quoted ~ ' order by meter_id'
     ) -%}
     {%- set scope = {
         'window': {
-            'day_start_at': window.columns[0].values()[0],
-            'month_start_at': window.columns[1].values()[0],
-            'cost_day_start_at': window.columns[2].values()[0],
+            'day_start_at': window.rows[0][0],
+            'month_start_at': window.rows[0][1],
+            'cost_day_start_at': window.rows[0][2],
         },
+        'tests_rebuilt_only': window.rows[0][3],
         'rebuilt': [],
         'read': [],
     } -%}
@@ -58,6 +125,17 @@
         {%- do scope[row[1]].append(meter) -%}
     {%- endfor -%}
     {{ return(scope) }}
+{%- endmacro %}
+
+{#- The scope an incremental model applies; none in a full build, in a
+    unit test (no `this`) and without a scope id. -#}
+{% macro incremental_scope() -%}
+    {%- do source('rebuild', 'rebuild_window') -%}
+    {%- do source('rebuild', 'rebuild_meters') -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        {{ return(applied_scope()) }}
+    {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}
 
 {% macro instant_literal(iso, lookback_days=0) -%}
@@ -90,11 +168,15 @@
 
 {#- The rows of the rebuild scope: the rebuilt meters from their day on, and
     every meter from the window's start on (used by `rebuilt` and by the data
-    tests' `tested_rows`). -#}
+    tests' `tested_rows`); `scope`: the applied scope. -#}
 {% macro rebuilt_condition(
-    meter_column, instant_column, window='day_start_at', lookback_days=0
+    meter_column,
+    instant_column,
+    window='day_start_at',
+    lookback_days=0,
+    scope=none
 ) -%}
-    {%- set scope = rebuild_scope() -%}
+    {%- set scope = scope if scope is not none else applied_scope() -%}
     (
     {%- if meter_column -%}
         {{ meter_rows(
@@ -114,8 +196,11 @@
 {% macro rebuilt(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- if rebuilding_incrementally() -%}
-        {{- rebuilt_condition(meter_column, instant_column, window, lookback_days) -}}
+    {%- set scope = incremental_scope() -%}
+    {%- if scope is not none -%}
+        {{- rebuilt_condition(
+            meter_column, instant_column, window, lookback_days, scope
+        ) -}}
     {%- else -%}
         true
     {%- endif -%}
@@ -129,8 +214,8 @@
     meters='rebuilt',
     also=none
 ) -%}
-    {%- if rebuilding_incrementally() -%}
-        {%- set scope = rebuild_scope() -%}
+    {%- set scope = incremental_scope() -%}
+    {%- if scope is not none -%}
         {%- set start = instant_literal(scope.window[window], lookback_days) -%}
         select * from {{ relation }} where {{ instant_column }} >= {{ start }}
         {%- if scope[meters] %}
@@ -157,10 +242,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Separate deletes, each pruned by zone maps, rather than one with an OR. -#}
+{#- Separate deletes, each pruned by zone maps, rather than one with an OR;
+    without a scope, every row. -#}
 {% macro delete_rebuilt(meter_column, instant_column, window='day_start_at') -%}
-    {%- if rebuilding_incrementally() -%}
-        {%- set scope = rebuild_scope() -%}
+    {%- set scope = incremental_scope() -%}
+    {%- if scope is none and execute and this is not none
+        and is_incremental() -%}
+        delete from {{ this }};
+    {%- elif scope is not none -%}
         {%- if instant_column -%}
             delete from {{ this }}
             where {{ instant_column }} >= {{

@@ -1,9 +1,8 @@
 {#-
-    Data tests of an incremental build test the rows it rebuilt.
-    pipeline/rebuild.py writes main.rebuild_tests (one row, 'rebuilt') before
-    an incremental build whose tests may be restricted; a full build, or a run
-    asking for all tests (`--full-tests`), removes it and every test reads
-    every row.
+    Data tests of an incremental build test the rows it rebuilt: the
+    scope it applies (macros/rebuild.sql) says so (tests_rebuilt_only),
+    unless the run asks for all tests (`--full-tests`); a full build, or a
+    dbt run without a scope, tests every row.
     Generic tests: get_where_subquery (dbt's hook for the `where` config)
     restricts the model a test reads to the rows `tested_rows` names, for
     the models in `tested_columns`; any other model is read whole.
@@ -43,14 +42,12 @@
     }) }}
 {%- endmacro %}
 
-{% macro testing_rebuilt_rows() -%}
-    {%- if not execute -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set marker = adapter.get_relation(
-        database=target.database, schema='main', identifier='rebuild_tests'
-    ) -%}
-    {{ return(marker is not none) }}
+{#- The scope whose rebuilt rows the data tests read; none: every row. -#}
+{% macro tested_scope() -%}
+    {%- set scope = applied_scope() -%}
+    {{ return(
+        scope if scope is not none and scope.tests_rebuilt_only else none
+    ) }}
 {%- endmacro %}
 
 {#- A condition: true for the rows the data tests read (all of them unless
@@ -58,8 +55,11 @@
 {% macro tested_rows(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- if testing_rebuilt_rows() -%}
-        {{- rebuilt_condition(meter_column, instant_column, window, lookback_days) -}}
+    {%- set scope = tested_scope() -%}
+    {%- if scope is not none -%}
+        {{- rebuilt_condition(
+            meter_column, instant_column, window, lookback_days, scope
+        ) -}}
     {%- else -%}
         true
     {%- endif -%}
@@ -68,8 +68,9 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set columns = tested_columns().get(relation.identifier) -%}
-    {%- if columns and testing_rebuilt_rows() -%}
-        {%- set restriction = tested_rows(*columns) -%}
+    {%- set scope = tested_scope() if columns else none -%}
+    {%- if scope is not none -%}
+        {%- set restriction = rebuilt_condition(*columns, scope=scope) -%}
         {%- set where = '(' ~ where ~ ') and ' ~ restriction
             if where else restriction -%}
     {%- endif -%}

@@ -1,4 +1,5 @@
-"""Command line: `python -m pipeline run|docs|shell` (`--help` says all)."""
+"""Command line: `python -m pipeline run|docs|dbt|shell` (`--help` says
+all)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 
 from core import logs
 from core.errors import DISK_FULL, PipelineError
-from core.settings import load_settings
+from core.settings import dbt_defaults, load_settings
 from pipeline import privacy
 
-SETTINGS_HELP = """\
+# The defaults of the settings dbt reads are the dbt project's.
+_DBT = dbt_defaults()
+SETTINGS_HELP = f"""\
 settings (environment, or KEY=VALUE lines in .env and secrets/*.env; the
 environment wins):
   INFLUX_URL               InfluxDB base URL, e.g. http://nas:8086
@@ -30,15 +33,17 @@ environment wins):
   TIBBER_API_TOKEN         Tibber token (default: unset, Tibber is skipped)
   TIBBER_API_URL           (default: https://api.tibber.com/v1-beta/gql)
   TIBBER_HOME_ID           which home (default: unset, every home)
-  TIBBER_METER_ID          the meter Tibber reports (default: haupt_strom)
+  TIBBER_METER_ID          the meter Tibber reports (default: {_DBT["TIBBER_METER_ID"]})
   METER_TIMEZONE           local time of days and months
-                           (default: Europe/Berlin)
+                           (default: {_DBT["METER_TIMEZONE"]})
   AS_OF                    run as if it were then, ISO date or instant
                            (default: now)
-  DATA_DIR                 landing zone, warehouse, logs (default: data)
+  DATA_DIR                 landing zone, warehouse, logs (default: {_DBT["DATA_DIR"]})
   DATA_DIR_GROUP           a group to share DATA_DIR with (default: unset,
                            private to its owner)
-  DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: 4GB)
+  DUCKDB_MEMORY_LIMIT      DuckDB's memory cap (default: {_DBT["DUCKDB_MEMORY_LIMIT"]})
+  DBT_PROJECT_DIR          a copy of the dbt project describing another
+                           house (default: unset, this repository)
   DOCS_HOST                where `docs` listens; 0.0.0.0 for other machines
                            (default: 127.0.0.1)
   NOTIFY_URLS              comma-separated Apprise URLs for alerts
@@ -51,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Utility meters: InfluxDB and Tibber -> dbt on DuckDB -> "
-        "InfluxDB. `make run`, `make docs` and `make shell` call these.",
+        "InfluxDB. `make run`, `make docs`, `make dbt` and `make shell` call "
+        "these.",
         epilog=SETTINGS_HELP,
         formatter_class=formatter,
     )
@@ -101,6 +107,22 @@ def parser() -> argparse.ArgumentParser:
     docs_parser.add_argument(
         "--no-serve", action="store_true", help="only generate the site"
     )
+    dbt_parser = commands.add_parser(
+        "dbt",
+        help="dbt with the settings a run gives it; every row in scope",
+        description=textwrap.fill(
+            "Run dbt on DATA_DIR's warehouse with the settings a run exports, "
+            "e.g. `python -m pipeline dbt build -s my_model+`. The incremental "
+            "models it builds are rebuilt in full (never the scope of an "
+            "earlier run), and the next run builds everything. AS_OF set: "
+            "the models read it as the run's as_of; else the last run's."
+        ),
+        epilog=SETTINGS_HELP,
+        formatter_class=formatter,
+    )
+    dbt_parser.add_argument(
+        "args", nargs=argparse.REMAINDER, help="dbt's command and options"
+    )
     commands.add_parser(
         "shell",
         help="DuckDB shell on a snapshot of the warehouse, read-only",
@@ -144,6 +166,20 @@ def main(argv: list[str] | None = None) -> int:
                 serve=not args.no_serve,
                 host=args.host or settings.docs_host,
             )
+        elif args.command == "dbt":
+            from pipeline.dbt import by_hand
+            from pipeline.run import run_lock
+
+            stage = "dbt"
+            if not args.args:
+                print(
+                    "error [dbt]: name dbt's command, e.g. "
+                    "`make dbt ARGS='build -s my_model+'`",
+                    file=sys.stderr,
+                )
+                return 2
+            with run_lock(settings.data_dir):
+                return 0 if by_hand(settings, args.args) else 1
         elif args.command == "shell":
             from pipeline.shell import shell
 

@@ -18,11 +18,11 @@ to each URL: it counts as sent only once Apprise confirmed its delivery, and an
 event a URL did not confirm is sent again on the next run (the sending to that
 URL stops at the first failure, so events keep their order).
 
-State, in the warehouse's schema `notify_state`:
+State, in the warehouse's schema `run_state` (core/run_state.py):
 
-- `notify_state.run_events`: the events only a run knows (failures,
+- `run_state.run_events`: the events only a run knows (failures,
   recoveries, unknown entities), one row each, kept;
-- `notify_state.sent_alerts`: one row per event and URL that Apprise
+- `run_state.sent_alerts`: one row per event and URL that Apprise
   confirmed, written right after the confirmation. The URL is named by a
   one-way fingerprint (`target`), never by itself: a changed URL (say, a new
   token) is a new target and receives every current event once.
@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from core import logs
+from core import logs, run_state
 from core.errors import ConfigError, PipelineError
 from core.notify_urls import fingerprint, mask, split_urls
 from core.settings import Settings
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATE_SCHEMA = "notify_state"
+STATE_SCHEMA = run_state.SCHEMA
 STATE_DDL = f"""
 create schema if not exists {STATE_SCHEMA};
 create table if not exists {STATE_SCHEMA}.run_events (
@@ -132,7 +132,7 @@ class Event:
 class Target:
     url: str = field(repr=False)
     shown: str  # masked: safe to print
-    fingerprint: str  # names the target in notify_state.sent_alerts
+    fingerprint: str  # names the target in run_state.sent_alerts
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import landing
 from core.errors import DISK_FULL, DbtError, is_disk_full
 from core.settings import Settings
 from pipeline import rebuild
@@ -69,15 +70,10 @@ def copy_project(house: Path, destination: Path, *, billing: bool = True) -> Pat
     return destination
 
 
-def dbt_environment(settings: Settings, as_of: datetime) -> dict[str, str]:
-    """What the dbt project reads through env_var()."""
-    return {
-        "DATA_DIR": str(settings.data_dir),
-        "METER_TIMEZONE": settings.timezone,
-        "TIBBER_METER_ID": settings.tibber_meter_id,
-        "TIBBER_HOME_ID": settings.tibber_home_id or "",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+# What dbt reads through env_var() besides the settings
+# (Settings.dbt_environment): the rebuild scope one command applies
+# (macros/rebuild.sql; empty: every row).
+SCOPE_VARIABLE = "REBUILD_SCOPE_ID"
 
 
 def invoke(
@@ -89,12 +85,16 @@ def invoke(
     profiles: Path | None = None,
     target: Path | None = None,
     callbacks: list | None = None,
+    log_level: str = "none",
+    scope_id: str = "",
 ):
     """One dbt command in this process; profiles and target default to the
-    project's profiles.yml and DATA_DIR/target."""
+    project's profiles.yml and DATA_DIR/target; dbt's console lines at
+    `log_level` (none: the run says what matters), under the rebuild
+    scope `scope_id` (none: every row)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_environment(settings, as_of))
+    os.environ.update(settings.dbt_environment() | {SCOPE_VARIABLE: scope_id})
     common = [
         "--project-dir",
         str(project),
@@ -106,14 +106,36 @@ def invoke(
         str(target or settings.data_dir / "target"),
         # dbt's own lines go to DATA_DIR/logs/dbt.log; the run says the rest.
         "--log-level",
-        "none",
+        log_level,
         "--log-level-file",
         "debug",
     ]
     # Options go after the (sub)command words: `docs generate --project-dir`.
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     runner = dbtRunner(callbacks=callbacks or [])
-    return runner.invoke([*args[:split], *common, *args[split:]])
+    try:
+        return runner.invoke([*args[:split], *common, *args[split:]])
+    finally:
+        os.environ.pop(SCOPE_VARIABLE)  # no later dbt applies it
+
+
+# dbt commands that write the warehouse's models.
+BUILDING = {"build", "run", "seed", "snapshot"}
+
+
+def by_hand(settings: Settings, args: list[str], project: Path = ROOT) -> bool:
+    """`python -m pipeline dbt ARGS` (`make dbt`): dbt as a run gives it
+    (the settings exported, DATA_DIR's warehouse, target and logs), with
+    dbt's own output, under no scope: the incremental models it builds are
+    rebuilt in full, and the build record is marked unfinished so the next
+    run builds everything. AS_OF set: the models read it as the run's
+    as_of; else the last run's. True when dbt succeeded."""
+    if settings.as_of is not None:
+        landing.write_run_context(settings.data_dir, settings.as_of)
+    if args and args[0] in BUILDING:
+        rebuild.mark_unfinished(settings)
+    result = invoke(settings, settings.as_of, args, project, log_level="info")
+    return result.success
 
 
 def first_failing_row(settings: Settings, node) -> str | None:
@@ -134,6 +156,46 @@ def first_failing_row(settings: Settings, node) -> str | None:
     return ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
 
 
+def planned(
+    settings: Settings,
+    as_of: datetime,
+    command: list[str],
+    project: Path = ROOT,
+    *,
+    full_refresh: bool = False,
+    full_tests: bool = False,
+    callbacks: list | None = None,
+):
+    """Every build of the warehouse (the pipeline's, the benchmark's): plan
+    it (pipeline.rebuild), run the dbt `command` on that plan, close its
+    scope, and record it when every model was built (none failed or was
+    skipped): the next build starts from this one. Returns the plan and
+    dbt's result."""
+    plan = rebuild.plan(
+        settings, project, as_of, full_refresh=full_refresh, full_tests=full_tests
+    )
+    if plan.full_refresh:
+        rebuild.mark_unfinished(settings)
+    try:
+        result = invoke(
+            settings,
+            as_of,
+            [*command, *plan.dbt_args],
+            project,
+            callbacks=callbacks,
+            scope_id=plan.scope_id,
+        )
+    finally:
+        rebuild.close_scope(settings, plan)
+    if result.exception is None and all(
+        str(node_result.status) == "success"
+        for node_result in result.result or []
+        if str(node_result.node.resource_type) == "model"
+    ):
+        rebuild.record(settings, plan)
+    return plan, result
+
+
 def build(
     settings: Settings,
     as_of: datetime,
@@ -148,16 +210,18 @@ def build(
     test` runs and a production run skips), incremental when the previous
     build allows (pipeline.rebuild), its data tests then on the rebuilt rows
     unless `full_tests`; raises DbtError on any failure."""
-    plan = rebuild.plan(
-        settings, project, as_of, full_refresh=full_refresh, full_tests=full_tests
-    )
-    if plan.full_refresh:
-        rebuild.mark_unfinished(settings)
-    args = ["build", "--quiet", *plan.dbt_args]
+    command = ["build", "--quiet"]
     if not unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
-    callbacks = [progress] if progress is not None else None
-    result = invoke(settings, as_of, args, project, callbacks=callbacks)
+        command += ["--exclude-resource-type", "unit_test"]
+    plan, result = planned(
+        settings,
+        as_of,
+        command,
+        project,
+        full_refresh=full_refresh,
+        full_tests=full_tests,
+        callbacks=[progress] if progress is not None else None,
+    )
     if result.exception is not None:
         if is_disk_full(str(result.exception)):
             raise DbtError(f"{DISK_FULL}; nothing was published") from None
@@ -193,14 +257,6 @@ def build(
             if kind == "test" and status == "fail":
                 detail = first_failing_row(settings, node) or detail
             outcome.failures.append(f"{kind} {node.name}: {detail}")
-    # Only when every model was built (none failed or was skipped) does the
-    # next build start from this one.
-    if all(
-        str(node_result.status) == "success"
-        for node_result in result.result or []
-        if str(node_result.node.resource_type) == "model"
-    ):
-        rebuild.record(settings, plan)
     if any(is_disk_full(failure) for failure in outcome.failures):
         raise DbtError(f"{DISK_FULL}; nothing was published")
     if outcome.failures or not result.success:

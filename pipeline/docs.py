@@ -29,7 +29,7 @@ import yaml
 from core.errors import DbtError, PipelineError
 from core.settings import Settings
 from pipeline.dbt import invoke
-from pipeline.run import project_dir, snapshot_path
+from pipeline.run import snapshot_path
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html")
 
@@ -77,7 +77,7 @@ def generate(settings: Settings) -> Path:
         raise docs_error("no warehouse yet: run `make run` first, then `make docs`")
     as_of = settings.as_of or datetime.now(UTC).replace(microsecond=0)
     work = settings.data_dir / "state" / "docs"
-    project = project_dir()
+    project = settings.dbt_project_dir
     profiles = read_only_profile(project, snapshot, work / "profile")
     target = work / "target"
     result = invoke(

@@ -43,7 +43,5 @@ def compare(settings: Settings) -> Findings:
             list(DERIVED),
         ).fetchall()
     current = sorted({" ".join(str(part) for part in row) for row in rows})
-    new = reported.not_reported(
-        settings.warehouse, settings.data_dir, "finding", current
-    )
+    new = reported.not_reported(settings.warehouse, "finding", current)
     return Findings(current, new)

@@ -1,7 +1,7 @@
 """What a build recomputes: everything, or only what its inputs changed.
 
 After every build whose models all succeeded, the warehouse keeps a
-`build_state`: a fingerprint of the dbt project and the settings it reads,
+`run_state.build_state`: a fingerprint of the dbt project and the settings it reads,
 the build's as_of, the latest extraction it saw and the landing files that
 existed. The next build is incremental when that state still describes the
 project and nothing it saw went away. It then recomputes
@@ -9,12 +9,19 @@ project and nothing it saw went away. It then recomputes
   its month on): what a moving as_of changes;
 - for a meter whose readings (or Tibber hours) arrived or changed since, or
   crossed from after the old as_of to before the new one, its days from the
-  third kept reading before the earliest change (cleaning looks two readings
-  ahead; all of them when that change lies in the first year of its
+  kept reading before the earliest change that cleaning cannot reach
+  (cleaning looks `cleaning_lookahead_readings` readings ahead; all of
+  them when that reading lies in the first `segment_rate_days` of its
   readings, or its installation or removal is near);
   and the master and virtual meters built on it from the same day.
-It writes that scope to two warehouse tables (`rebuild_window`,
-`rebuild_meters`) which the incremental models read (macros/rebuild.sql).
+It writes that scope, under a new id, to two warehouse tables
+(`rebuild_window`, `rebuild_meters`: the dbt source `rebuild`), and the
+build gives dbt the id (pipeline.dbt): the incremental models apply the
+scope whose id matches (macros/rebuild.sql) and rebuild every row without
+one (a hand-run dbt); after the build the scope keeps no id. What the
+models know (compositions, installed lives, kept readings, local days) is
+read from the warehouse the previous build left; a constant both sides use
+is a var in dbt_project.yml.
 Anything else (first build, changed models, seeds or settings, as_of moved
 back, a landing file removed, --full-refresh, a full build that did not
 finish) rebuilds everything.
@@ -22,24 +29,37 @@ finish) rebuilds everything.
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
+import yaml
 
-from core import landing
-from core.errors import LandingError
+from core import landing, run_state
+from core.errors import DbtError, LandingError
 from core.settings import Settings
 
-STATE_DDL = """
-create table if not exists main.build_state (
+BUILD_STATE = f"{run_state.SCHEMA}.build_state"
+STATE_DDL = f"""
+create schema if not exists {run_state.SCHEMA};
+create table if not exists {BUILD_STATE} (
     fingerprint varchar, as_of_at timestamptz, landed_until timestamptz,
     landing_files integer, last_landing_file varchar, built_at timestamptz
 )
+"""
+SCOPE_DDL = """
+create or replace table main.rebuild_window (
+    scope_id varchar, window_from_at timestamptz, cost_from_at timestamptz,
+    tests_rebuilt_only boolean, day_start_at varchar, month_start_at varchar,
+    cost_day_start_at varchar
+);
+create or replace table main.rebuild_meters (
+    scope_id varchar, meter_id varchar, kind varchar,
+    changed_from_at timestamptz, day_start_at varchar, month_start_at varchar
+);
 """
 # The fingerprint a full build records before it starts: a full build that
 # does not finish (failed seed, failed model, killed) leaves it, and the next
@@ -69,6 +89,7 @@ class BuildPlan:
     last_landing_file: str
     rebuilt_meters: list[str]
     full_tests: bool = False
+    scope_id: str = ""
 
     @property
     def dbt_args(self) -> list[str]:
@@ -114,11 +135,7 @@ class BuildState:
 def fingerprint(settings: Settings, project: Path) -> str:
     """Changes when the models, macros, seeds or the settings they read do."""
     digest = hashlib.sha256()
-    for setting in (
-        settings.timezone,
-        settings.tibber_meter_id,
-        settings.tibber_home_id or "",
-    ):
+    for setting in settings.model_settings():
         digest.update(setting.encode() + b"\0")
     for name in FINGERPRINTED:
         root = project / name
@@ -146,15 +163,23 @@ def read_state(settings: Settings) -> BuildState | None:
     with duckdb.connect(str(path)) as db:
         found = db.execute(
             "select count(*) from information_schema.tables "
-            "where table_schema = 'main' and table_name = 'build_state'"
+            "where table_schema = ? and table_name = 'build_state'",
+            [run_state.SCHEMA],
         ).fetchone()[0]
         if not found:
             return None
         row = db.execute(
             "select fingerprint, as_of_at, landed_until, landing_files, "
-            "last_landing_file from main.build_state"
+            f"last_landing_file from {BUILD_STATE}"
         ).fetchone()
     return BuildState(*row) if row else None
+
+
+def project_vars(project: Path) -> dict:
+    """The vars of dbt_project.yml: the constants the models and the
+    planning share."""
+    with open(project / "dbt_project.yml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["vars"]
 
 
 def plan(
@@ -168,30 +193,6 @@ def plan(
     """The build's scope, written where the models and tests read it.
     `full_tests`: the data tests of an incremental build read every row
     (a full build's always do)."""
-    current = scope_plan(settings, project, as_of, full_refresh=full_refresh)
-    current.full_tests = full_tests or current.full_refresh
-    write_test_scope(settings, rebuilt_only=not current.full_tests)
-    return current
-
-
-def write_test_scope(settings: Settings, *, rebuilt_only: bool) -> None:
-    """main.rebuild_tests exists (one row) when the data tests read only the
-    rebuilt rows (macros/tested_rows.sql); absent, they read every row."""
-    if not rebuilt_only and not settings.warehouse.exists():
-        return
-    with duckdb.connect(str(settings.warehouse)) as db:
-        if rebuilt_only:
-            db.execute(
-                "create or replace table main.rebuild_tests as "
-                "select 'rebuilt' as tested_rows"
-            )
-        else:
-            db.execute("drop table if exists main.rebuild_tests")
-
-
-def scope_plan(
-    settings: Settings, project: Path, as_of: datetime, *, full_refresh: bool = False
-) -> BuildPlan:
     files = landing_files(settings)
     current = BuildPlan(
         full_refresh=True,
@@ -222,18 +223,32 @@ def scope_plan(
     else:
         current.full_refresh = False
         current.reason = "incremental"
-        first_hour = first_changed_hour(settings, previous, as_of)
-        built_on = composition(project)
+    current.full_tests = full_tests or current.full_refresh
+    if current.full_refresh:
+        close_scope(settings, current)
+        return current
+    shared = project_vars(project)
+    first_hour = first_changed_hour(settings, previous, as_of)
+    with duckdb.connect(str(settings.warehouse)) as db:
+        built_on = composition(db)
         rebuilt = rebuilt_meters(
-            settings, project, previous, as_of, first_hour, built_on
+            settings, db, shared, previous, as_of, first_hour, built_on
         )
-        current.rebuilt_meters = sorted(rebuilt)
         read = dict(rebuilt)
         for meter, source in built_on:
             if meter in rebuilt:
                 start = read.get(source, rebuilt[meter])
                 read[source] = earliest(start, rebuilt[meter])
-        write_scope(settings, previous, first_hour, rebuilt, read)
+        current.rebuilt_meters = sorted(rebuilt)
+        current.scope_id = uuid.uuid4().hex
+        write_scope(
+            db,
+            current,
+            window_from=previous.as_of,
+            cost_from=min(previous.as_of, first_hour or previous.as_of),
+            rebuilt=rebuilt,
+            read=read,
+        )
     return current
 
 
@@ -283,25 +298,13 @@ def first_changed_hour(
     )
 
 
-def rebuilt_meters(
-    settings: Settings,
-    project: Path,
-    previous: BuildState,
-    as_of: datetime,
-    first_hour: datetime | None,
-    built_on: list[tuple[str, str]],
-) -> dict[str, datetime | None]:
-    """The meters this build recomputes, each from the instant its rows may
-    have changed (None: all its rows). A physical meter whose readings
-    changed from t on changes from the third kept reading before t (the
-    segment ending at t starts at the kept reading before it, and cleaning
-    may now exclude or keep the two readings before t), unless t lies in
-    the first year of its readings (the rate before the first reading
-    changes) or nothing precedes it. A tombstone (a reading deleted at the
-    source) is a change at its instant. Master and virtual meters change from
-    the earliest change of the meters they are built on."""
+def changed_readings(
+    settings: Settings, previous: BuildState, as_of: datetime
+) -> dict[str, datetime]:
+    """Per meter, its earliest reading landed or deleted (tombstone) since
+    the previous build, or measured between its as_of and this one."""
     since = previous.landed_until or datetime.min.replace(tzinfo=UTC)
-    changed_at: dict[str, datetime] = {
+    return {
         row["meter_id"]: row["changed_at"]
         for row in landing.query(
             settings.data_dir,
@@ -320,17 +323,31 @@ def rebuilt_meters(
             """,
         ).to_pylist()
     }
+
+
+def rebuilt_meters(
+    settings: Settings,
+    db: duckdb.DuckDBPyConnection,
+    shared: dict,
+    previous: BuildState,
+    as_of: datetime,
+    first_hour: datetime | None,
+    built_on: list[tuple[str, str]],
+) -> dict[str, datetime | None]:
+    """The meters this build recomputes, each from the instant its rows may
+    have changed (None: all its rows): a physical meter whose readings
+    changed (previous_readings), the Tibber meter from its first changed
+    hour, a meter installed or removed from the day before the previous
+    as_of's day to the day after this as_of's (all its rows); master and
+    virtual meters from the earliest change of the meters they are built
+    on."""
+    changed_at = changed_readings(settings, previous, as_of)
     if first_hour is not None:
         meter = settings.tibber_meter_id
         changed_at[meter] = min(changed_at.get(meter, first_hour), first_hour)
-    rebuilt = previous_readings(settings, changed_at)
-    zone = ZoneInfo(settings.timezone)
-    first_day = previous.as_of.astimezone(zone).date() - timedelta(days=1)
-    last_day = as_of.astimezone(zone).date() + timedelta(days=1)
-    for row in read_csv(project / "seeds" / "meters.csv"):
-        for field in ("installed_on", "removed_on"):
-            if row[field] and first_day <= date.fromisoformat(row[field]) <= last_day:
-                rebuilt[row["meter_id"]] = None
+    rebuilt = previous_readings(db, shared, changed_at)
+    for meter in installed_or_removed_near(db, settings, previous.as_of, as_of):
+        rebuilt[meter] = None
     grew = True
     while grew:
         grew = False
@@ -353,110 +370,167 @@ def earliest(first: datetime | None, second: datetime | None) -> datetime | None
     return min(first, second)
 
 
+def relation(db: duckdb.DuckDBPyConnection, model: str) -> str:
+    """The table or view dbt built for `model` (its schema is dbt's to say:
+    dbt_project.yml)."""
+    found = db.execute(
+        "select table_schema from information_schema.tables "
+        "where table_catalog = current_database() and table_name = ?",
+        [model],
+    ).fetchall()
+    if len(found) != 1:
+        raise DbtError(
+            f"the warehouse holds {len(found)} relations named {model}: "
+            "run `python -m pipeline run --full-refresh`"
+        )
+    return f'"{found[0][0]}"."{model}"'
+
+
 def previous_readings(
-    settings: Settings, changed_at: dict[str, datetime]
+    db: duckdb.DuckDBPyConnection, shared: dict, changed_at: dict[str, datetime]
 ) -> dict[str, datetime | None]:
-    """Per changed meter, the third last reading the previous build kept
-    before its first change (None: the whole meter). Cleaning looks two
-    readings ahead (a typo shows only when the next reading arrives), so a
-    change can turn the verdict of the two readings before it."""
+    """Per changed meter, the kept reading from which the previous build's
+    rows change (None: all of them). Cleaning looks
+    `cleaning_lookahead_readings` kept readings ahead (a typo shows only
+    when the next reading arrives), so a change can turn the verdict of
+    that many readings before it, and the segment ending at the first of
+    them starts at the kept reading before that. All of them when fewer
+    readings precede the change, or when a reading it can turn lies in the
+    first `segment_rate_days` of the meter's readings (their rate is the
+    one before the first reading: int_reading_segments)."""
     if not changed_at:
         return {}
-    with duckdb.connect(str(settings.warehouse)) as db:
-        rows = db.execute(
-            """
+    reached = int(shared["cleaning_lookahead_readings"])
+    rows = db.execute(
+        f"""
+        with kept as (
             select
                 changed.meter_id,
                 list(readings.reading_at order by readings.reading_at desc)
                     filter (where readings.reading_at < changed.changed_at)
-                    [3] as previous_at,
+                    as before_change,
                 min(readings.reading_at) as first_at
             from (
                 select unnest(?::varchar[]) as meter_id,
                        unnest(?::timestamptz[]) as changed_at
             ) as changed
-            left join intermediate.int_readings_combined as readings
+            left join {relation(db, "int_readings_combined")} as readings
                 on readings.meter_id = changed.meter_id
             group by changed.meter_id
-            """,
-            [list(changed_at), list(changed_at.values())],
-        ).fetchall()
-    rebuilt: dict[str, datetime | None] = {}
-    for meter_id, previous_at, first_at in rows:
-        changed = changed_at[meter_id]
-        in_first_year = first_at is None or changed <= first_at + timedelta(days=366)
-        rebuilt[meter_id] = None if in_first_year else previous_at
-    return rebuilt
+        )
+        select
+            meter_id,
+            before_change[{reached + 1}] as previous_at,
+            -- in days since the epoch, as int_reading_segments weighs time
+            epoch_us(before_change[{reached}]) / 86400000000.0
+            <= epoch_us(first_at) / 86400000000.0 + ? as in_first_year
+        from kept
+        """,
+        [
+            list(changed_at),
+            list(changed_at.values()),
+            int(shared["segment_rate_days"]),
+        ],
+    ).fetchall()
+    return {
+        meter_id: None if previous_at is None or in_first_year else previous_at
+        for meter_id, previous_at, in_first_year in rows
+    }
 
 
-def composition(project: Path) -> list[tuple[str, str]]:
-    """(master or virtual meter, a meter it is built on), from the seeds."""
-    seeds = project / "seeds"
+def installed_or_removed_near(
+    db: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    previous_as_of: datetime,
+    as_of: datetime,
+) -> list[str]:
+    """The meters installed or removed from the day before the previous
+    as_of's local day to the day after this as_of's: all their rows
+    change. Local days as the models take them (macros/time.sql)."""
+    meters = relation(db, "stg_house__meters")
     return [
-        (row["meter_id"], row["source_meter_id"])
-        for row in read_csv(seeds / "master_meter_periods.csv")
-    ] + [
-        (row["meter_id"], row["component_meter_id"])
-        for row in read_csv(seeds / "virtual_meter_components.csv")
+        meter_id
+        for (meter_id,) in db.execute(
+            f"""
+            with bounds as (
+                select
+                    cast(timezone($zone, $previous) as date) - 1 as first_day,
+                    cast(timezone($zone, $as_of) as date) + 1 as last_day
+            )
+            select meters.meter_id
+            from {meters} as meters, bounds
+            where meters.installed_on between first_day and last_day
+               or meters.removed_on between first_day and last_day
+            order by meters.meter_id
+            """,
+            {
+                "zone": settings.timezone,
+                "previous": previous_as_of,
+                "as_of": as_of,
+            },
+        ).fetchall()
     ]
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+def composition(db: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(master or virtual meter, a meter it is built on), as staged."""
+    periods = relation(db, "stg_house__master_meter_periods")
+    components = relation(db, "stg_house__virtual_meter_components")
+    return db.execute(
+        f"""
+        select meter_id, source_meter_id from {periods}
+        union all
+        select meter_id, component_meter_id from {components}
+        """
+    ).fetchall()
 
 
 def write_scope(
-    settings: Settings,
-    previous: BuildState,
-    first_hour: datetime | None,
+    db: duckdb.DuckDBPyConnection,
+    current: BuildPlan,
+    *,
+    window_from: datetime,
+    cost_from: datetime,
     rebuilt: dict[str, datetime | None],
     read: dict[str, datetime | None],
 ) -> None:
-    """The scope the incremental models read (macros/rebuild.sql): the local
-    day and month from which every meter's rows are recomputed, and the day
-    from which the Tibber cost is (revised hours reach back up to 30 days);
-    the rebuilt meters, each from the local day and month of its change
-    (null: all its rows); and the rows read besides: of the rebuilt meters
-    and of the meters they are built on, from the earliest day a meter
-    built on them is rebuilt."""
-    zone = ZoneInfo(settings.timezone)
-
-    def day_and_month(instant: datetime | None) -> tuple[str | None, str | None]:
-        if instant is None:
-            return None, None
-        day = instant.astimezone(zone).date()
-        return (
-            datetime.combine(day, time(), zone).astimezone(UTC).isoformat(),
-            datetime.combine(day.replace(day=1), time(), zone)
-            .astimezone(UTC)
-            .isoformat(),
-        )
-
-    window_day, window_month = day_and_month(previous.as_of)
-    cost_day, _ = day_and_month(
-        min(previous.as_of, first_hour) if first_hour else previous.as_of
-    )
+    """The scope the incremental models read (macros/rebuild.sql), under
+    the plan's id, in place of any before: the instants from whose local
+    day (and month) every meter's rows are recomputed, and from whose day
+    the Tibber cost is (revised hours reach back up to 30 days); whether the
+    data tests read only the rebuilt rows; the rebuilt meters, each from the
+    instant of its change (null: all its rows); and the rows read besides:
+    of the meters they are built on, from the earliest change of a meter
+    built on them. dbt adds the local days when it starts."""
     meters = [
-        (meter_id, kind, *day_and_month(instant))
+        (current.scope_id, meter_id, kind, instant)
         for kind, chosen in (("rebuilt", rebuilt), ("read", read))
         for meter_id, instant in sorted(chosen.items())
     ]
+    db.execute(SCOPE_DDL)
+    db.execute(
+        "insert into main.rebuild_window values (?, ?, ?, ?, null, null, null)",
+        [current.scope_id, window_from, cost_from, not current.full_tests],
+    )
+    if meters:
+        db.executemany(
+            "insert into main.rebuild_meters values (?, ?, ?, ?, null, null)", meters
+        )
+
+
+def close_scope(settings: Settings, current: BuildPlan) -> None:
+    """After a build: its scope stays as the record of what it rebuilt,
+    under no id, so no later dbt run can apply it. A full build leaves
+    none."""
+    if not settings.warehouse.exists():
+        return
     with duckdb.connect(str(settings.warehouse)) as db:
-        db.execute(
-            "create or replace table main.rebuild_meters ("
-            "meter_id varchar, kind varchar, "
-            "day_start_at varchar, month_start_at varchar)"
-        )
-        if meters:
-            db.executemany(
-                "insert into main.rebuild_meters values (?, ?, ?, ?)", meters
-            )
-        db.execute(
-            "create or replace table main.rebuild_window as select "
-            "? as day_start_at, ? as month_start_at, ? as cost_day_start_at",
-            [window_day, window_month, cost_day],
-        )
+        if current.full_refresh:
+            db.execute("drop table if exists main.rebuild_window")
+            db.execute("drop table if exists main.rebuild_meters")
+        else:
+            db.execute("update main.rebuild_window set scope_id = null")
+            db.execute("update main.rebuild_meters set scope_id = null")
 
 
 def mark_unfinished(settings: Settings) -> None:
@@ -465,20 +539,22 @@ def mark_unfinished(settings: Settings) -> None:
     if read_state(settings) is None:
         return
     with duckdb.connect(str(settings.warehouse)) as db:
-        db.execute("update main.build_state set fingerprint = ?", [UNFINISHED])
+        db.execute(f"update {BUILD_STATE} set fingerprint = ?", [UNFINISHED])
 
 
 def record(settings: Settings, current: BuildPlan) -> None:
-    """After a build whose models all succeeded: the next one starts here,
-    and the next load compares what this one rebuilt (load/publish.py)."""
+    """After a build whose models all succeeded: the next one starts here
+    (one transaction), and the next load compares what this one rebuilt
+    (load/publish.py: note_build reads the closed scope)."""
     from load.publish import note_build
 
     with duckdb.connect(str(settings.warehouse)) as db:
-        note_build(db, everything=current.full_refresh)
         db.execute(STATE_DDL)
-        db.execute("delete from main.build_state")
+        db.execute("begin")
+        note_build(db, everything=current.full_refresh)
+        db.execute(f"delete from {BUILD_STATE}")
         db.execute(
-            "insert into main.build_state values (?, ?, ?, ?, ?, now())",
+            f"insert into {BUILD_STATE} values (?, ?, ?, ?, ?, now())",
             [
                 current.fingerprint,
                 current.as_of,
@@ -487,3 +563,4 @@ def record(settings: Settings, current: BuildPlan) -> None:
                 current.last_landing_file,
             ],
         )
+        db.execute("commit")

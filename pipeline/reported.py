@@ -13,46 +13,28 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-SCHEMA = "run_state"
-REPORTED = f"{SCHEMA}.reported"
+from core import run_state
+
+SCHEMA = run_state.SCHEMA
+REPORTED = run_state.REPORTED
 LAST_NEWS = f"{SCHEMA}.last_news"
-# Files of earlier versions, imported once into the table.
-LEGACY_FILES = {"anomaly": "anomalies.json", "finding": "findings.json"}
 
 
-def _ensure(connection: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
-    connection.execute(f"create schema if not exists {SCHEMA}")
-    (exists,) = connection.execute(
-        "select count(*) from information_schema.tables "
-        f"where table_schema = '{SCHEMA}' and table_name = 'reported'"
-    ).fetchone() or (0,)
-    connection.execute(
-        f"create table if not exists {REPORTED} (kind varchar, key varchar)"
-    )
+def _ensure(connection: duckdb.DuckDBPyConnection) -> None:
+    run_state.ensure(connection)
+    connection.execute(run_state.REPORTED_DDL)
     connection.execute(f"create table if not exists {LAST_NEWS} (news_at timestamptz)")
-    if exists:
-        return
-    for kind, name in LEGACY_FILES.items():
-        legacy = data_dir / "state" / name
-        keys = json.loads(legacy.read_text()) if legacy.is_file() else []
-        if keys:
-            connection.executemany(
-                f"insert into {REPORTED} values (?, ?)", [[kind, k] for k in keys]
-            )
 
 
-def not_reported(
-    warehouse: Path, data_dir: Path, kind: str, current: list[str]
-) -> list[str]:
+def not_reported(warehouse: Path, kind: str, current: list[str]) -> list[str]:
     """Those of `current` (keys of one kind) no earlier run reported."""
     with duckdb.connect(str(warehouse)) as connection:
-        _ensure(connection, data_dir)
+        _ensure(connection)
         seen = {
             key
             for (key,) in connection.execute(
@@ -62,13 +44,11 @@ def not_reported(
     return [key for key in current if key not in seen]
 
 
-def mark_reported(
-    warehouse: Path, data_dir: Path, current: dict[str, list[str]]
-) -> None:
+def mark_reported(warehouse: Path, current: dict[str, list[str]]) -> None:
     """What the marts hold now, per kind, is the reported set (one
     transaction); one that went away and comes back is new again."""
     with duckdb.connect(str(warehouse)) as connection:
-        _ensure(connection, data_dir)
+        _ensure(connection)
         connection.execute("begin")
         for kind, keys in current.items():
             connection.execute(f"delete from {REPORTED} where kind = ?", [kind])
@@ -79,16 +59,16 @@ def mark_reported(
         connection.execute("commit")
 
 
-def last_news(warehouse: Path, data_dir: Path) -> datetime | None:
+def last_news(warehouse: Path) -> datetime | None:
     with duckdb.connect(str(warehouse)) as connection:
-        _ensure(connection, data_dir)
+        _ensure(connection)
         row = connection.execute(f"select max(news_at) from {LAST_NEWS}").fetchone()
     return row[0] if row else None
 
 
-def record_news(warehouse: Path, data_dir: Path, at: datetime) -> None:
+def record_news(warehouse: Path, at: datetime) -> None:
     with duckdb.connect(str(warehouse)) as connection:
-        _ensure(connection, data_dir)
+        _ensure(connection)
         connection.execute("begin")
         connection.execute(f"delete from {LAST_NEWS}")
         connection.execute(f"insert into {LAST_NEWS} values (?)", [at])

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from core import landing, logs, source
+from core import landing, logs, run_state, source
 from core.errors import DISK_FULL, LockedError, PipelineError, is_disk_full
 from core.settings import Settings
 from pipeline import alerts, findings, reported, unchanged
@@ -55,17 +55,6 @@ class RunSummary:
     demo: bool = False
     last_news: datetime | None = None  # when a run last brought news
     timezone: str = "UTC"
-
-
-def project_dir() -> Path:
-    """The dbt project (DBT_PROJECT_DIR overrides: a copy describing another
-    house, see pipeline.dbt.copy_project)."""
-    return Path(os.environ.get("DBT_PROJECT_DIR", ROOT)).resolve()
-
-
-def house_dir() -> Path:
-    """The seeds describing the house."""
-    return project_dir() / "seeds"
 
 
 def snapshot_path(settings: Settings) -> Path:
@@ -101,6 +90,9 @@ def run_lock(data_dir: Path) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         try:
+            # An older version's state, once, before anything reads it.
+            for moved in run_state.migrate(data_dir):
+                logs.event("state_moved", what=moved, to=run_state.SCHEMA)
             yield
         finally:
             handle.seek(0)
@@ -191,7 +183,7 @@ def run(
                 summary.dbt = build(
                     settings,
                     as_of,
-                    project_dir(),
+                    settings.dbt_project_dir,
                     full_refresh=full_refresh,
                     full_tests=full_tests,
                     progress=progress,
@@ -219,15 +211,12 @@ def run(
         # Only now, after the publish that carried them, are they reported.
         reported.mark_reported(
             settings.warehouse,
-            settings.data_dir,
             {"anomaly": summary.anomaly_keys, "finding": summary.findings.current},
         )
-        summary.last_news = reported.last_news(settings.warehouse, settings.data_dir)
+        summary.last_news = reported.last_news(settings.warehouse)
         if has_news(summary):
-            reported.record_news(
-                settings.warehouse, settings.data_dir, datetime.now(UTC)
-            )
-        unchanged.remember(settings, project_dir(), as_of, datetime.now(UTC))
+            reported.record_news(settings.warehouse, datetime.now(UTC))
+        unchanged.remember(settings, settings.dbt_project_dir, as_of, datetime.now(UTC))
     return summary
 
 
@@ -298,12 +287,12 @@ def describe_dbt(outcome: DbtOutcome | None, progress: DbtProgress) -> str:
 def skip_unchanged(settings: Settings, summary: RunSummary) -> bool:
     """A retry of the last completed run (pipeline/unchanged.py): report its
     anomalies, skip dbt and the load."""
-    previous = unchanged.previous_run(settings, project_dir(), summary.as_of)
+    previous = unchanged.previous_run(settings, settings.dbt_project_dir, summary.as_of)
     if previous is None:
         return False
     count_anomalies(settings, summary)
     summary.new_anomalies = []  # the completed run reported them
-    summary.last_news = reported.last_news(settings.warehouse, settings.data_dir)
+    summary.last_news = reported.last_news(settings.warehouse)
     say(
         "[dbt] skipped: nothing changed since the run completed at "
         f"{previous['completed_at']} (same landing files, project, settings "
@@ -321,7 +310,7 @@ def extract(
         from extract.demo import write_demo_history
 
         demo = write_demo_history(
-            settings.data_dir, as_of, settings.timezone, house_dir()
+            settings.data_dir, as_of, settings.timezone, settings.house_dir
         )
         summary.extracted["demo_readings"] = demo.readings
         summary.extracted["demo_tibber_hours"] = demo.hours
@@ -331,7 +320,7 @@ def extract(
 
     CONSOLE.progress("[extract] reading InfluxDB ...", force=True)
     readings = extract_readings(
-        settings, physical_meter_units(house_dir()), full_refresh=full_refresh
+        settings, physical_meter_units(settings.house_dir), full_refresh=full_refresh
     )
     summary.extracted["influx_points"] = readings.points_read
     summary.extracted["influx_rows_written"] = readings.rows_written
@@ -432,7 +421,7 @@ def count_anomalies(settings: Settings, summary: RunSummary) -> None:
     summary.anomaly_keys = [key for (key,) in rows]
     summary.anomalies = len(summary.anomaly_keys)
     summary.new_anomalies = reported.not_reported(
-        settings.warehouse, settings.data_dir, "anomaly", summary.anomaly_keys
+        settings.warehouse, "anomaly", summary.anomaly_keys
     )
 
 

@@ -3,11 +3,11 @@
 A run that completed (every stage, the load included) records what it ran
 on: the landing files (names and sizes; a landing file is never edited), the
 fingerprint of the dbt project and the settings the models read, the
-settings of the run (secrets excepted) and its as_of, in
-DATA_DIR/state/last_run.json. A later run with the same AS_OF whose
-extraction added nothing finds the same record, and the warehouse's build
-state still says it was built from the same inputs: dbt cannot build
-anything else and the load has nothing to send, so both are skipped.
+settings of the run (secrets excepted) and its as_of, in the warehouse table
+`run_state.last_run`. A later run with the same AS_OF whose extraction added
+nothing finds the same record, and the warehouse's build state still says it
+was built from the same inputs: dbt cannot build anything else and the load
+has nothing to send, so both are skipped.
 
 The record is removed before any run that does work, so a run that fails
 midway (tests that failed, a load cut short) never leaves one behind.
@@ -16,19 +16,18 @@ midway (tests that failed, a load cut short) never leaves one behind.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from core import landing
+import duckdb
+
+from core import landing, run_state
 from core.settings import Settings
 from pipeline import rebuild
 
-
-def record_path(settings: Settings) -> Path:
-    return settings.data_dir / "state" / "last_run.json"
+# The record's columns, in the order of inputs() and run_state.last_run.
+INPUTS = ("as_of", "landing", "project", "settings")
 
 
 def inputs(settings: Settings, project: Path, as_of: datetime) -> dict[str, str]:
@@ -41,9 +40,9 @@ def inputs(settings: Settings, project: Path, as_of: datetime) -> dict[str, str]
         "as_of": as_of.isoformat(),
         "landing": files.hexdigest(),
         "project": rebuild.fingerprint(settings, project),
-        # Where DATA_DIR lies does not matter (a moved or copied one).
+        # Where DATA_DIR and the project lie does not matter (moved, copied).
         "settings": hashlib.sha256(
-            repr(replace(settings, data_dir=Path())).encode()
+            repr(replace(settings, data_dir=Path(), dbt_project_dir=Path())).encode()
         ).hexdigest(),
     }
 
@@ -53,38 +52,61 @@ def previous_run(
 ) -> dict[str, str] | None:
     """The record of the last completed run when this one would repeat it
     exactly (None otherwise: this run must do its work)."""
-    path = record_path(settings)
-    if not path.is_file():
+    if not settings.warehouse.is_file():
         return None
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+        with duckdb.connect(str(settings.warehouse)) as db:
+            run_state.ensure(db)
+            db.execute(run_state.LAST_RUN_DDL)
+            row = db.execute(
+                "select as_of, landing_digest, project_fingerprint, "
+                f"settings_digest, completed_at from {run_state.LAST_RUN}"
+            ).fetchone()
+    except duckdb.IOException as error:
+        if not run_state.is_locked(error):
+            raise
+        return None  # held by another process: the build stage says so
+    if row is None:
         return None
-    if record.get("inputs") != inputs(settings, project, as_of):
+    record = dict(zip(INPUTS, row[:4], strict=True))
+    if record != inputs(settings, project, as_of):
         return None
     state = rebuild.read_state(settings)
     if state is None or state.as_of != as_of:
         return None
-    if state.fingerprint != record["inputs"]["project"]:
+    if state.fingerprint != record["project"]:
         return None
-    return record
+    return record | {"completed_at": row[4].astimezone(UTC).isoformat()}
 
 
 def forget(settings: Settings) -> None:
     """Before a run that does work: no record until it completes."""
-    record_path(settings).unlink(missing_ok=True)
+    if not settings.warehouse.is_file():
+        return
+    try:
+        with duckdb.connect(str(settings.warehouse)) as db:
+            run_state.ensure(db)
+            db.execute(run_state.LAST_RUN_DDL)
+            db.execute(f"delete from {run_state.LAST_RUN}")
+    except duckdb.IOException as error:
+        if not run_state.is_locked(error):
+            raise
+        # Held by another process: the build stage stops the run before it
+        # changes the warehouse, so the record still describes it.
 
 
 def remember(
     settings: Settings, project: Path, as_of: datetime, completed_at: datetime
 ) -> None:
-    """After a run that completed every stage."""
-    path = record_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "inputs": inputs(settings, project, as_of),
-        "completed_at": completed_at.isoformat(),
-    }
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(record, indent=1))
-    os.replace(temporary, path)
+    """After a run that completed every stage (one transaction)."""
+    record = inputs(settings, project, as_of)
+    with duckdb.connect(str(settings.warehouse)) as db:
+        run_state.ensure(db)
+        db.execute(run_state.LAST_RUN_DDL)
+        db.execute("begin")
+        db.execute(f"delete from {run_state.LAST_RUN}")
+        db.execute(
+            f"insert into {run_state.LAST_RUN} values (?, ?, ?, ?, ?)",
+            [*(record[name] for name in INPUTS), completed_at],
+        )
+        db.execute("commit")

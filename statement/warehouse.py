@@ -17,7 +17,7 @@ from core.errors import PipelineError
 from core.settings import Settings
 from pipeline import rebuild
 from pipeline.dbt import build
-from pipeline.run import check_warehouse_free, project_dir, take_snapshot
+from pipeline.run import check_warehouse_free, take_snapshot
 
 
 class StatementError(PipelineError):
@@ -29,7 +29,7 @@ def staleness(settings: Settings, as_of: datetime) -> str | None:
     state = rebuild.read_state(settings)
     if state is None:
         return "no warehouse yet"
-    if state.fingerprint != rebuild.fingerprint(settings, project_dir()):
+    if state.fingerprint != rebuild.fingerprint(settings, settings.dbt_project_dir):
         return "the models, seeds or settings changed"
     files = rebuild.landing_files(settings)
     if len(files) != state.landing_files or (files[-1] if files else "") != (
@@ -54,6 +54,6 @@ def ensure_fresh(settings: Settings, as_of: datetime) -> str:
         )
     check_warehouse_free(settings)
     landing.write_run_context(settings.data_dir, as_of)
-    outcome = build(settings, as_of, project_dir())
+    outcome = build(settings, as_of, settings.dbt_project_dir)
     take_snapshot(settings)
     return f"warehouse built ({reason}): {outcome.scope}"

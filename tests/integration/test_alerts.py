@@ -325,7 +325,7 @@ def test_each_demo_event_reaches_the_receiver_once_even_after_a_refusal(
     assert all("og1_wasser_kalt used " in m.message for m in leak)
     with duckdb.connect(str(demo_data_dir / "warehouse.duckdb")) as db:
         sent = db.execute(
-            "select kind, count(*) from notify_state.sent_alerts group by 1 order by 1"
+            "select kind, count(*) from run_state.sent_alerts group by 1 order by 1"
         ).fetchall()
     assert sent == [
         ("anomaly_day", 8),

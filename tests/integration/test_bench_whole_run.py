@@ -73,7 +73,7 @@ def test_the_loader_sends_the_first_meters_and_records_the_rest(
     }
     with duckdb.connect(str(warehouse)) as db:
         (recorded,) = db.execute(
-            "select count(*) from load_state.published_points"
+            "select count(*) from run_state.published_points"
         ).fetchone()
     assert recorded == 20 * 204
 

@@ -44,12 +44,12 @@ def test_make_without_a_target_prints_the_help() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for command in ("run", "test", "lint", "docs", "shell", "bench"):
+    for command in ("run", "test", "lint", "docs", "dbt", "shell", "bench"):
         assert re.search(rf"^  make {command} ", result.stdout, re.M), command
     assert "INFLUX_URL" in result.stdout
 
 
-@pytest.mark.parametrize("command", [(), ("run",), ("docs",), ("shell",)])
+@pytest.mark.parametrize("command", [(), ("run",), ("docs",), ("dbt",), ("shell",)])
 def test_help_names_every_setting_with_its_default(command: tuple[str, ...]) -> None:
     text = help_text(*command)
     for name in sorted(settings_read()):
@@ -60,7 +60,7 @@ def test_help_names_every_setting_with_its_default(command: tuple[str, ...]) -> 
 
 def test_help_describes_every_command_and_option() -> None:
     main = help_text()
-    for command in ("run", "docs", "shell"):
+    for command in ("run", "docs", "dbt", "shell"):
         assert re.search(rf"^    {command}\s+\S", main, re.M), command
     assert "--full-refresh" in help_text("run")
     docs = help_text("docs")

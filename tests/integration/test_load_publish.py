@@ -225,9 +225,9 @@ def test_state_of_an_older_release_gains_the_days_field(
     """A warehouse whose published record predates the field `days` (of
     meter_interval_anomaly): the column is added, every point published."""
     with duckdb.connect(str(warehouse)) as connection:
-        connection.execute("create schema load_state")
+        connection.execute("create schema run_state")
         connection.execute(
-            "create table load_state.published_points (measurement varchar, "
+            "create table run_state.published_points (measurement varchar, "
             "meter_id varchar, time_s bigint, value double, consumption double, "
             "expected double, ratio double, is_estimated double, is_partial double)"
         )

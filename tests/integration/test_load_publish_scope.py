@@ -40,7 +40,10 @@ def build(warehouse: Path, *, window: str | None = None, meters: tuple = ()) -> 
     """What pipeline/rebuild.py leaves after a build: the scope it read (an
     incremental build, window given) and its note for the loader."""
     with duckdb.connect(str(warehouse)) as db:
-        db.execute("create table if not exists main.build_state (fingerprint varchar)")
+        db.execute("create schema if not exists run_state")
+        db.execute(
+            "create table if not exists run_state.build_state (fingerprint varchar)"
+        )
         if window is None:
             note_build(db, everything=True)
             return

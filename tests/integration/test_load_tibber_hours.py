@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
-from core import landing
+from core import landing, run_state
 from core.errors import ConfigError
 from core.settings import Settings, load_settings
 from load.tibber_hours import publish_hours
@@ -219,5 +220,31 @@ def test_hours_gone_from_the_landing_zone_are_deleted_from_influxdb(
     }
     assert left[1711850400]["consumption"] == 3.0  # H2: 1.0 + 2
     received = points_received(influxd)
+    assert publish_hours(settings) == 0
+    assert points_received(influxd) == received
+
+
+def test_the_record_of_an_older_version_still_knows_what_was_written(
+    influxd: Any, influx_db: str, tmp_path: Path
+) -> None:
+    """The previous version kept the record in
+    DATA_DIR/state/tibber_hours_published.parquet: moved into the warehouse
+    on the first run, it still says the hour is written (not again)."""
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+    one_hour = hours([("home-1", H0, 1.0, 0.3, 0.3, 0.357)])
+    landing.append(tmp_path, "tibber_hours", one_hour)
+    assert publish_hours(settings) == 1
+    received = points_received(influxd)
+    old_file = tmp_path / "state" / "tibber_hours_published.parquet"
+    old_file.parent.mkdir()
+    with duckdb.connect(str(settings.warehouse)) as db:
+        db.execute(
+            f"copy run_state.tibber_hours_published to '{old_file}' (format parquet)"
+        )
+        db.execute("drop table run_state.tibber_hours_published")
+
+    assert run_state.migrate(tmp_path) == ["state/tibber_hours_published.parquet"]
+
+    assert not old_file.exists()
     assert publish_hours(settings) == 0
     assert points_received(influxd) == received

@@ -25,6 +25,12 @@ def settings_of(data_dir: Path, as_of: str = DEMO_AS_OF):
     return load_settings(ROOT, demo_environment(data_dir, as_of))
 
 
+def recorded_runs(data_dir: Path) -> int:
+    """The rows of the completed-run record (run_state.last_run): 0 or 1."""
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as db:
+        return db.execute("select count(*) from run_state.last_run").fetchone()[0]
+
+
 def test_a_retry_skips_dbt_and_reports_the_last_build(demo_data_dir: Path) -> None:
     results = demo_data_dir / "target" / "run_results.json"
     results_before = results.stat().st_mtime_ns
@@ -103,7 +109,9 @@ def test_only_the_same_inputs_repeat_the_last_run(
     assert unchanged.previous_run(other, ROOT, AS_OF) is None
     # A warehouse built since from other inputs (its build state moved on).
     with duckdb.connect(str(settings.warehouse)) as db:
-        db.execute("update main.build_state set as_of_at = as_of_at + interval 1 hour")
+        db.execute(
+            "update run_state.build_state set as_of_at = as_of_at + interval 1 hour"
+        )
     assert unchanged.previous_run(settings, ROOT, AS_OF) is None
 
 
@@ -111,12 +119,11 @@ def test_a_run_that_does_work_removes_the_record_until_it_completes(
     demo_data_dir: Path,
 ) -> None:
     """A build that fails leaves no record: its retry builds again."""
-    record = unchanged.record_path(settings_of(demo_data_dir))
-    assert record.is_file()
+    assert recorded_runs(demo_data_dir) == 1
     shutil.rmtree(demo_data_dir / "snapshot")
     (demo_data_dir / "snapshot").write_text("a file where the snapshot folder goes")
 
     failed = run_pipeline(demo_data_dir, as_of="2026-11-27T11:00:00Z")
 
     assert failed.returncode != 0
-    assert not record.exists()
+    assert recorded_runs(demo_data_dir) == 0

@@ -2,15 +2,16 @@
     Each physical meter's installed life cut into segments, each with one
     rule for the counter v(t) = anchor_value + slope * (W(t) - anchor_weight):
     - before_first: installed_at up to the first reading, at the rate of the
-      first year of readings, never below zero (estimated);
+      first segment_rate_days (a year) of readings, never below zero
+      (estimated);
     - between: from one reading to the next; W is elapsed time, or the
       seasonal weight when the meter has a pattern and the gap is at least
       seasonal_min_gap_days long (interpolated or seasonal). v is exact at
       both readings, so consumption between them is conserved;
     - after_last: from the last reading on, open (segment_end_at null: the
       interpolation ends it at the meter's end of life, as_of or the
-      removal), at the rate of the last 365 days of readings for an active
-      meter and flat for a removed one (estimated).
+      removal), at the rate of the last segment_rate_days of readings for
+      an active meter and flat for a removed one (estimated).
     A meter with a single reading, or whose readings never change, has rate 0.
     W is in days: time weight = days since the epoch; seasonal weight from
     int_seasonal_weights_daily (a year accumulates 1). Nothing here depends
@@ -88,7 +89,9 @@ first_year_ends as (
     from sequenced
     inner join first_readings
         on sequenced.meter_id = first_readings.meter_id
-    where sequenced.time_weight <= first_readings.time_weight + 365
+    where
+        sequenced.time_weight
+        <= first_readings.time_weight + {{ var('segment_rate_days') }}
     group by sequenced.meter_id
 ),
 
@@ -100,7 +103,9 @@ last_year_starts as (
     from sequenced
     inner join last_readings
         on sequenced.meter_id = last_readings.meter_id
-    where sequenced.time_weight >= last_readings.time_weight - 365
+    where
+        sequenced.time_weight
+        >= last_readings.time_weight - {{ var('segment_rate_days') }}
     group by sequenced.meter_id
 ),
 

@@ -27,9 +27,10 @@
       not implausible. Later readings add the pre-reset level;
     - bad_reading: any other reading below the previous valid one, excluded;
     - valid.
-    The rules look at most two readings ahead, so a new reading changes the
-    verdict of at most the two readings before it (pipeline/rebuild.py
-    rebuilds from the third kept reading before a change). Resets are found
+    The rules look at most cleaning_lookahead_readings (two) readings ahead,
+    so a new reading changes the verdict of at most that many readings
+    before it (pipeline/rebuild.py rebuilds from the kept reading before
+    those). Resets are found
     one per pass (max_counter_resets passes, unrolled): a reset starts a
     segment, and inside a segment the previous valid reading is the running
     maximum (bad readings lie below it).
@@ -90,7 +91,8 @@ neighbours as (
         *,
         lag(raw_value) over by_time as previous_value,
         lead(raw_value) over by_time as next_value,
-        lead(raw_value, 2) over by_time as after_next_value
+        lead(raw_value, {{ var('cleaning_lookahead_readings') }})
+            over by_time as after_next_value
     from candidates
     window by_time as (partition by meter_id order by measured_at)
 ),
