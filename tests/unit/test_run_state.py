@@ -218,6 +218,7 @@ def test_every_table_and_column_of_run_state_is_documented(tmp_path: Path) -> No
         db.execute(run_state.TIBBER_HOURS_DDL)
         db.execute(alerts.STATE_DDL)
         publish.ensure_state(db)
+        publish.note_build(db, everything=True)
     reported.last_news(warehouse)
     source.record_in_warehouse(warehouse, source.current(load_settings(tmp_path, {})))
     with duckdb.connect(str(warehouse), read_only=True) as db:
