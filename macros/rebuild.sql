@@ -171,7 +171,7 @@
 
 {#- The rows of the rebuild scope: the rebuilt meters from their day on, and
     every meter from the window's start on (used by `rebuilt` and by the data
-    tests' `tested_rows`); `scope`: the applied scope. -#}
+    tests' `tested_rows`); `scope`: the applied scope, none: every row. -#}
 {% macro rebuilt_condition(
     meter_column,
     instant_column,
@@ -179,7 +179,9 @@
     lookback_days=0,
     scope=none
 ) -%}
-    {%- set scope = scope if scope is not none else applied_scope() -%}
+    {%- if scope is none -%}
+        {{ return('true') }}
+    {%- endif -%}
     (
     {%- if meter_column -%}
         {{ meter_rows(
@@ -199,14 +201,9 @@
 {% macro rebuilt(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- set scope = incremental_scope() -%}
-    {%- if scope is not none -%}
-        {{- rebuilt_condition(
-            meter_column, instant_column, window, lookback_days, scope
-        ) -}}
-    {%- else -%}
-        true
-    {%- endif -%}
+    {{- rebuilt_condition(
+        meter_column, instant_column, window, lookback_days, incremental_scope()
+    ) -}}
 {%- endmacro %}
 
 {% macro rebuilt_rows(

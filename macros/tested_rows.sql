@@ -55,14 +55,9 @@
 {% macro tested_rows(
     meter_column, instant_column, window='day_start_at', lookback_days=0
 ) -%}
-    {%- set scope = tested_scope() -%}
-    {%- if scope is not none -%}
-        {{- rebuilt_condition(
-            meter_column, instant_column, window, lookback_days, scope
-        ) -}}
-    {%- else -%}
-        true
-    {%- endif -%}
+    {{- rebuilt_condition(
+        meter_column, instant_column, window, lookback_days, tested_scope()
+    ) -}}
 {%- endmacro %}
 
 {% macro get_where_subquery(relation) -%}
