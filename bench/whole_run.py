@@ -193,17 +193,6 @@ def loader_rate(settings: Settings, warehouse: Path, as_of: datetime) -> LoadRat
     return LoadRate(result.points_written, result.seconds, result.write_seconds)
 
 
-def release_dbt_warehouse() -> None:
-    """dbt-duckdb keeps the warehouse open in this process after a build;
-    a run in another process needs it closed."""
-    import gc
-
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
-
-
 def hourly_run(
     data_dir: Path, project: Path, url: str, as_of: datetime, tibber_home_id: str
 ) -> tuple[float, str]:

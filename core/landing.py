@@ -14,8 +14,10 @@ Every folder holds a schema-only file, so readers never face an empty glob.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,6 +153,16 @@ def append(data_dir: Path, table: str, data: pa.Table) -> Path | None:
     path = table_dir(data_dir, table) / f"{stamp}-{uuid.uuid4().hex[:8]}.parquet"
     _write_atomically(path, data)
     return path
+
+
+def files_digest(data_dir: Path, tables: Iterable[str]) -> str:
+    """Changes when a file of these tables is added, removed or replaced; a
+    landing file is never edited, so its name and size identify it."""
+    digest = hashlib.sha256()
+    for table in tables:
+        for path in sorted(table_dir(data_dir, table).glob("*")):
+            digest.update(f"{table}/{path.name} {path.stat().st_size}\n".encode())
+    return digest.hexdigest()
 
 
 def values(table: str) -> list[str]:

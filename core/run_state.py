@@ -12,7 +12,8 @@ lives", describes every table and column):
   `published_source` (pipeline/source.py): what the processed bucket holds;
   `unpublished_scope` (load/publish.py): what the builds since the last
   complete load may have changed;
-- `tibber_hours_published`: what the raw bucket holds of Tibber's hours
+- `tibber_hours_published`: what the raw bucket holds of Tibber's hours,
+  `tibber_hours_checked`: what its last complete publish compared
   (load/tibber_hours.py);
 - `reported`, `last_news`: what the runs told the owner (pipeline/reported.py);
 - `source`: the source the warehouse was built from (pipeline/source.py);
@@ -61,6 +62,12 @@ create table if not exists {TIBBER_HOURS_PUBLISHED} (
     cost double, unit_price double, unit_price_vat double
 )
 """
+# What the last complete publish of Tibber's hours compared: nothing new
+# since, the next has nothing to write (load/tibber_hours.py).
+TIBBER_HOURS_CHECKED = f"{SCHEMA}.tibber_hours_checked"
+TIBBER_HOURS_CHECKED_DDL = (
+    f"create table if not exists {TIBBER_HOURS_CHECKED} (inputs varchar)"
+)
 REPORTED = f"{SCHEMA}.reported"
 REPORTED_DDL = f"create table if not exists {REPORTED} (kind varchar, key varchar)"
 # Files of older versions, relative to DATA_DIR.

@@ -17,10 +17,16 @@ became null is not removed from InfluxDB (the field of an already written
 point stays). An hour that left the landing zone (Tibber
 no longer reports it: a tombstone) is deleted from InfluxDB, one delete per
 run of consecutive such hours, and forgotten.
+
+A complete publish records what it compared (`run_state.tibber_hours_checked`:
+the Tibber landing files, the target, the meter and the home): a run that
+finds the same has nothing to write and reads no hours (at 10,000 meters'
+scale, reading every landed hour takes seconds).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,6 +241,39 @@ def _delete_vanished(
     return state
 
 
+def _inputs(settings: Settings, target_key: str) -> str:
+    """What a publish compares: the landing files, the target, the meter, the home."""
+    tables = ("tibber_hours", landing.DELETIONS["tibber_hours"][0])
+    return hashlib.sha256(
+        "\0".join(
+            [
+                landing.files_digest(settings.data_dir, tables),
+                target_key,
+                settings.tibber_meter_id,
+                settings.tibber_home_id or "",
+            ]
+        ).encode()
+    ).hexdigest()
+
+
+def _checked(warehouse: Path, inputs: str | None = None) -> str | None:
+    """The inputs of the last complete publish; with `inputs`, record them."""
+    with duckdb.connect(str(warehouse)) as connection:
+        run_state.ensure(connection)
+        connection.execute(run_state.TIBBER_HOURS_CHECKED_DDL)
+        if inputs is not None:
+            connection.execute("begin")
+            connection.execute(f"delete from {run_state.TIBBER_HOURS_CHECKED}")
+            connection.execute(
+                f"insert into {run_state.TIBBER_HOURS_CHECKED} values (?)", [inputs]
+            )
+            connection.execute("commit")
+        row = connection.execute(
+            f"select inputs from {run_state.TIBBER_HOURS_CHECKED}"
+        ).fetchone()
+    return row[0] if row else None
+
+
 def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     """Write new or changed Tibber hours; returns the number of points written."""
     source.check_publishable(None, settings)
@@ -242,12 +281,16 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     bucket = settings.influx_bucket_raw
     target_key = f"{target.safe_url} {bucket}"
     entity_id = settings.tibber_meter_id
+    path = settings.warehouse
+    inputs = _inputs(settings, target_key)
+    if _checked(path) == inputs:
+        log.info("event=load.tibber_hours written=0 reason=nothing_new")
+        return 0
     hours = landing.current(settings.data_dir, "tibber_hours")
     home_id = _choose_home(hours, settings.tibber_home_id)
     if home_id is None:
         log.info("event=load.tibber_hours written=0 reason=no_hours")
         return 0
-    path = settings.warehouse
     state = _read_state(path)
     tags = {"entity_id": entity_id, "domain": DOMAIN}
     state = _delete_vanished(
@@ -270,6 +313,7 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
         state = _remember(state, batch, target_key, entity_id)
         _write_state(path, state)
         written += len(lines)
+    _checked(path, inputs)
     log.info(
         "event=load.tibber_hours home_id=%s entity_id=%s written=%d",
         home_id,

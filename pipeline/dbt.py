@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -91,7 +92,8 @@ def invoke(
     """One dbt command in this process; profiles and target default to the
     project's profiles.yml and DATA_DIR/target; dbt's console lines at
     `log_level` (none: the run says what matters), under the rebuild
-    scope `scope_id` (none: every row)."""
+    scope `scope_id` (none: every row). dbt runs in DATA_DIR, where the
+    profile's relative warehouse path points."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(settings.dbt_environment() | {SCOPE_VARIABLE: scope_id})
@@ -108,15 +110,33 @@ def invoke(
         "--log-level",
         log_level,
         "--log-level-file",
-        "debug",
+        "info",
+        # No manifest.json and run_results.json (writing the manifest twice
+        # costs a warm run half a second); `make docs` writes its own.
+        "--no-write-json",
     ]
     # Options go after the (sub)command words: `docs generate --project-dir`.
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     runner = dbtRunner(callbacks=callbacks or [])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return runner.invoke([*args[:split], *common, *args[split:]])
+        with contextlib.chdir(settings.data_dir):
+            return runner.invoke([*args[:split], *common, *args[split:]])
     finally:
         os.environ.pop(SCOPE_VARIABLE)  # no later dbt applies it
+        release_warehouse()
+
+
+def release_warehouse() -> None:
+    """Close dbt's connection to the warehouse: dbt-duckdb keeps it for the
+    next command of the process, and would give it to a command in another
+    DATA_DIR (the profile's path is the same relative one)."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
 
 
 # dbt commands that write the warehouse's models.

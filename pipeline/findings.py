@@ -33,8 +33,7 @@ class Findings:
 
 def compare(settings: Settings) -> Findings:
     """The findings of this build, and those no earlier run reported."""
-    # read_only=False: dbt's in-process connection to the file stays open
-    with duckdb.connect(str(settings.warehouse), read_only=False) as db:
+    with duckdb.connect(str(settings.warehouse)) as db:
         rows = db.execute(
             "select finding_type, meter_id, "
             "strftime(timezone('UTC', found_at), '%Y-%m-%dT%H:%M:%SZ') "

@@ -65,9 +65,6 @@ create or replace table main.rebuild_meters (
 # does not finish (failed seed, failed model, killed) leaves it, and the next
 # build is full again, whatever the project then looks like (seeds reloaded).
 UNFINISHED = "unfinished full build"
-# Data tests that read nothing but the seeds (and views of them): an
-# incremental build, whose seeds and code did not change, need not repeat them.
-SEED_TESTS = ["path:models/staging/house", "path:tests/dbt/house"]
 FINGERPRINTED = (
     "dbt_project.yml",
     "profiles.yml",
@@ -93,21 +90,20 @@ class BuildPlan:
 
     @property
     def dbt_args(self) -> list[str]:
-        """A full build builds everything. An incremental one leaves out
-        what only the code and the seeds define, both unchanged since the
-        previous build: the seeds and the views tagged static (the tests of
-        those built on the landing zone still run), and the data tests of
-        the house's description (SEED_TESTS) unless full_tests."""
+        """A full build builds everything. An incremental one, whose code,
+        seeds and settings did not change since the previous build, builds
+        only what reads the data (downstream of a source: the landing zone,
+        the scope), and of that not the views tagged static (defined by the
+        code alone); its data tests likewise, all of them with full_tests."""
         if self.full_refresh:
             return ["--full-refresh"]
-        excluded = ["tag:static"]
-        if not self.full_tests:
-            excluded += SEED_TESTS
+        reads_data = "source:*+"
+        tests = "resource_type:test" + ("" if self.full_tests else f",{reads_data}")
         return [
             "--select",
-            "resource_type:model resource_type:test resource_type:unit_test",
+            f"{reads_data},resource_type:model {tests} resource_type:unit_test",
             "--exclude",
-            " ".join(excluded),
+            "tag:static",
             "--indirect-selection",
             "empty",
         ]

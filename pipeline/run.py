@@ -410,8 +410,7 @@ def remove_leftovers(data_dir: Path) -> list[Path]:
 def count_anomalies(settings: Settings, summary: RunSummary) -> None:
     """The anomalies and those not reported yet (pipeline.reported); they
     count as reported only at the end of a run that published them."""
-    # read_only=False: dbt's in-process connection to the file stays open
-    with duckdb.connect(str(settings.warehouse), read_only=False) as db:
+    with duckdb.connect(str(settings.warehouse)) as db:
         rows = db.execute(
             "select meter_id || ' ' || cast(day as varchar) "
             "from main.meter_anomalies "

@@ -32,13 +32,9 @@ INPUTS = ("as_of", "landing", "project", "settings")
 
 def inputs(settings: Settings, project: Path, as_of: datetime) -> dict[str, str]:
     """What a run's results depend on."""
-    files = hashlib.sha256()
-    for table in landing.SCHEMAS:
-        for path in sorted(landing.table_dir(settings.data_dir, table).glob("*")):
-            files.update(f"{table}/{path.name} {path.stat().st_size}\n".encode())
     return {
         "as_of": as_of.isoformat(),
-        "landing": files.hexdigest(),
+        "landing": landing.files_digest(settings.data_dir, landing.SCHEMAS),
         "project": rebuild.fingerprint(settings, project),
         # Where DATA_DIR and the project lie does not matter (moved, copied).
         "settings": hashlib.sha256(

@@ -18,7 +18,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from bench.whole_run import release_dbt_warehouse
 from core import landing
 from core.settings import Settings, load_settings
 from pipeline import rebuild
@@ -134,7 +133,6 @@ def test_a_hand_run_build_applies_no_left_scope_and_equals_a_full_build(
     shutil.rmtree(full.data_dir / "landing")
     shutil.copytree(settings.data_dir / "landing", full.data_dir / "landing")
     assert build_at(full, full_project, LATER).scope.startswith("full build")
-    release_dbt_warehouse()
     tables = built_tables(settings.warehouse)
     assert "intermediate.int_daily_readings_interpolated" in tables
     assert tables == built_tables(full.warehouse)

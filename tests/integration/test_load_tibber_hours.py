@@ -109,8 +109,9 @@ def test_hours_are_written_with_meter_tags_and_without_null_fields(
 
 
 def test_rerun_writes_nothing_and_a_revised_hour_only_itself(
-    influxd: Any, influx_db: str, tmp_path: Path
+    influxd: Any, influx_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A rerun with no new landing file does not even read the hours."""
     settings = settings_for(
         influxd.url, influx_db, tmp_path, TIBBER_METER_ID="zaehler 1"
     )
@@ -127,7 +128,9 @@ def test_rerun_writes_nothing_and_a_revised_hour_only_itself(
     assert publish_hours(settings) == 2
     received = points_received(influxd)
 
-    assert publish_hours(settings) == 0
+    with monkeypatch.context() as patch:
+        patch.setattr(landing, "current", pytest.fail)
+        assert publish_hours(settings) == 0
     assert points_received(influxd) == received
 
     # Tibber revises H1 (a later extraction of the same key replaces it).
@@ -242,6 +245,7 @@ def test_the_record_of_an_older_version_still_knows_what_was_written(
             f"copy run_state.tibber_hours_published to '{old_file}' (format parquet)"
         )
         db.execute("drop table run_state.tibber_hours_published")
+        db.execute("drop table run_state.tibber_hours_checked")  # newer
 
     assert run_state.migrate(tmp_path) == ["state/tibber_hours_published.parquet"]
 

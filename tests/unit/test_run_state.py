@@ -216,6 +216,7 @@ def test_every_table_and_column_of_run_state_is_documented(tmp_path: Path) -> No
         db.execute(rebuild.STATE_DDL)
         db.execute(run_state.LAST_RUN_DDL)
         db.execute(run_state.TIBBER_HOURS_DDL)
+        db.execute(run_state.TIBBER_HOURS_CHECKED_DDL)
         db.execute(alerts.STATE_DDL)
         publish.ensure_state(db)
         publish.note_build(db, everything=True)
