@@ -8,10 +8,10 @@ process: bench/whole_run.py). With --incremental (`make bench`) it then
 starts a local influxd and adds to that line the rate of a plain writer
 (server_points_per_s) and of the loader (load_points_per_s) into it, and
 hourly_run_s: `python -m pipeline run` in a new process, as cron starts it,
-one hour later with one new reading (incremental build, data tests on the
-rebuilt rows, load). Two hourly runs: the first follows the full build (and
-publishes the Tibber hours once); the second, the steady state, is
-hourly_run_s.
+one hour later with one new reading in InfluxDB, which holds every landed
+reading (extract, incremental build, data tests on the rebuilt rows, load).
+Two hourly runs: the first follows the full build (and publishes the Tibber
+hours once); the second, the steady state, is hourly_run_s.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from bench import whole_run
 from bench.synthetic import SYNTHETIC_TIBBER_HOME_ID
@@ -191,6 +190,8 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
     try:
         for database in (whole_run.RAW_DATABASE, whole_run.PROCESSED_DATABASE):
             server.query(f'CREATE DATABASE "{database}"')
+        readings = whole_run.readings_to_influx(server.url, synthetic.data_dir)
+        print(f"InfluxDB holds the landed readings: points={readings}", flush=True)
         settings = whole_run.influx_settings(
             synthetic.data_dir, server.url, TIBBER_HOME_ID=SYNTHETIC_TIBBER_HOME_ID
         )
@@ -213,7 +214,7 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
         hourly_s = 0.0
         for hour in (1, 2):
             as_of = AS_OF + timedelta(hours=hour)
-            add_one_reading(synthetic.data_dir, warehouse, as_of)
+            add_one_reading(server.url, warehouse, as_of)
             hourly_s, output = whole_run.hourly_run(
                 synthetic.data_dir,
                 project,
@@ -235,9 +236,9 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
     )
 
 
-def add_one_reading(data_dir: Path, warehouse: Path, as_of: datetime) -> None:
-    """One new reading of one meter, half an hour before `as_of`, as an
-    hourly run would bring."""
+def add_one_reading(url: str, warehouse: Path, as_of: datetime) -> None:
+    """One new reading of one meter in InfluxDB, half an hour before
+    `as_of`, as an hourly run would find it."""
     with duckdb.connect(str(warehouse)) as db:
         meter, value, unit = db.execute(
             "select meter_id, raw_value, unit "
@@ -245,14 +246,9 @@ def add_one_reading(data_dir: Path, warehouse: Path, as_of: datetime) -> None:
             "where reading_status = 'valid' "
             "order by measured_at desc, meter_id limit 1"
         ).fetchone()
-    row = {
-        "meter_id": meter,
-        "measured_at": as_of - timedelta(minutes=30),
-        "value": value + 1.0,
-        "unit": unit,
-        "extracted_at": datetime.now(UTC),
-    }
-    landing.append(data_dir, "readings", pa.Table.from_pylist([row]))
+    whole_run.reading_to_influx(
+        url, meter, unit, value + 1.0, as_of - timedelta(minutes=30)
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@
   confirmed and remembered); comparing all marts with the published state
   comes before, timed apart.
 - `hourly_run`: `python -m pipeline run` in a new process, as cron starts
-  it, one hour after the last run, with one new reading: extract (nothing
-  else new), incremental build, data tests on the rebuilt rows, load.
+  it, one hour after the last run, with one new reading in InfluxDB (which
+  holds every landed reading, `readings_to_influx`): extract (reconcile,
+  nothing else new), incremental build, data tests on the rebuilt rows, load.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import duckdb
 import requests
 
-from core import influxdb
+from core import influxdb, landing
 from core.settings import Settings, load_settings
 from load import publish
 
@@ -112,22 +113,69 @@ def influx_settings(data_dir: Path, url: str, **extra: str) -> Settings:
     )
 
 
+def post_lines(
+    session: requests.Session,
+    url: str,
+    database: str,
+    lines: list[str],
+    precision: str = "s",
+) -> None:
+    """Lines POSTed to InfluxDB 1.x in batches of 50,000."""
+    for first in range(0, len(lines), PLAIN_BATCH_LINES):
+        body = "\n".join(lines[first : first + PLAIN_BATCH_LINES]).encode()
+        response = session.post(
+            f"{url}/write",
+            params={"db": database, "precision": precision},
+            data=body,
+            timeout=600,
+        )
+        response.raise_for_status()
+
+
 def server_rate(url: str, lines: list[str], database: str = PLAIN_DATABASE) -> float:
     """points/second of plain POSTs of 50,000 lines each."""
     with requests.Session() as session:
         session.post(f"{url}/query", params={"q": f'CREATE DATABASE "{database}"'})
         started = time.perf_counter()
-        for first in range(0, len(lines), PLAIN_BATCH_LINES):
-            body = "\n".join(lines[first : first + PLAIN_BATCH_LINES]).encode()
-            response = session.post(
-                f"{url}/write",
-                params={"db": database, "precision": "s"},
-                data=body,
-                timeout=600,
-            )
-            response.raise_for_status()
+        post_lines(session, url, database, lines)
         seconds = time.perf_counter() - started
     return len(lines) / seconds
+
+
+# A reading in Home Assistant's schema (extract/influx.py), from columns
+# meter_id, unit, value and measured_at; the synthetic ids need no escaping.
+HA_LINE_SQL = (
+    "unit || ',domain=input_number,entity_id=' || meter_id || ' value=' "
+    "|| value::varchar || ' ' || epoch_us(measured_at)::varchar"
+)
+
+
+def readings_to_influx(url: str, data_dir: Path) -> int:
+    """The landed readings written to RAW_DATABASE in Home Assistant's
+    schema: InfluxDB then holds what the landing zone holds, as after a real
+    first run, so the hourly runs' extraction reconciles the two (and finds
+    them equal) as it does at home. Returns the number of points."""
+    with duckdb.connect() as db:
+        db.register("landed", landing.current(data_dir, "readings"))
+        rows = db.execute(f"select {HA_LINE_SQL} from landed").fetchall()
+    lines = [line for (line,) in rows]
+    with requests.Session() as session:
+        post_lines(session, url, RAW_DATABASE, lines, precision="u")
+    return len(lines)
+
+
+def reading_to_influx(
+    url: str, meter_id: str, unit: str, value: float, measured_at: datetime
+) -> None:
+    """One new reading in InfluxDB, for the next run's extraction to find."""
+    with duckdb.connect() as db:
+        (line,) = db.execute(
+            f"select {HA_LINE_SQL} from (select ? as meter_id, ? as unit, "
+            "?::double as value, ?::timestamptz as measured_at)",
+            [meter_id, unit, value, measured_at],
+        ).fetchone()
+    with requests.Session() as session:
+        post_lines(session, url, RAW_DATABASE, [line], precision="u")
 
 
 @dataclass

@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from bench import whole_run
 from bench.load_throughput import build_marts
+from core import landing
 from tests.support.fixtures_influx import InfluxServer
 
 
@@ -91,3 +94,54 @@ def test_the_plain_writer_sends_every_line(
     answer = influxd.query("select count(value) from m", db=database)
     assert answer["results"][0]["series"][0]["values"][0][1] == count
     influxd.query(f'DROP DATABASE "{database}"')
+
+
+def test_landed_readings_written_to_influxdb_are_what_the_extractor_reads_back(
+    influxd: InfluxServer, tmp_path: Path
+) -> None:
+    """The bench's InfluxDB holds the landed readings (and then one new one)
+    in Home Assistant's schema: the extractor finds every landed meter equal
+    to InfluxDB (nothing re-read, nothing new) and then the one new reading."""
+    from extract.influx import extract_readings
+
+    data_dir = tmp_path / "data"
+    rows = [
+        ("flat_1", "kWh", 100.25, datetime(2026, 1, 1, 10, tzinfo=UTC)),
+        ("flat_1", "kWh", 130.5, datetime(2026, 1, 2, 10, 30, 15, 250, tzinfo=UTC)),
+        ("water_1", "m³", 12.125, datetime(2026, 1, 1, 9, tzinfo=UTC)),
+    ]
+    landing.append(
+        data_dir,
+        "readings",
+        pa.Table.from_pylist(
+            [
+                {
+                    "meter_id": meter,
+                    "measured_at": at,
+                    "value": value,
+                    "unit": unit,
+                    "extracted_at": datetime(2026, 1, 3, tzinfo=UTC),
+                }
+                for meter, unit, value, at in rows
+            ],
+            schema=landing.SCHEMAS["readings"],
+        ),
+    )
+    influxd.query(f'CREATE DATABASE "{whole_run.RAW_DATABASE}"')
+    settings = whole_run.influx_settings(data_dir, influxd.url)
+    units = {"flat_1": "kWh", "water_1": "m³"}
+    try:
+        assert whole_run.readings_to_influx(influxd.url, data_dir) == 3
+
+        same = extract_readings(settings, units)
+        assert (same.rows_written, same.reread_meters) == (0, [])
+
+        new_at = datetime(2026, 1, 3, 9, 30, tzinfo=UTC)
+        whole_run.reading_to_influx(influxd.url, "water_1", "m³", 13.5, new_at)
+        found = extract_readings(settings, units)
+        assert (found.rows_written, found.reread_meters) == (1, [])
+        current = landing.current(data_dir, "readings")
+        new = current.filter(pc.equal(current["measured_at"], new_at))
+        assert new.column("value").to_pylist() == [13.5]
+    finally:
+        influxd.query(f'DROP DATABASE "{whole_run.RAW_DATABASE}"')
