@@ -246,22 +246,9 @@ counted as (
     from weighed
 )
 
-select
-    meter_id,
-    day,
-    reading_at,
-    reading_value,
-    reading_method,
-    previous_reading_at,
-    next_reading_at,
-    next_at,
-    next_value,
-    is_next_estimated,
-    is_next_backed,
-    is_partial_day
-from counted
-where is_end_in_segment and {{ rebuilt('meter_id', 'reading_at') }}
-union all
+-- One pass: a day whose end lies outside its segment takes the counter at
+-- its end from the segment owning it (day_ends holds one row per meter and
+-- day); the others keep their own.
 select
     counted.meter_id,
     counted.day,
@@ -271,15 +258,24 @@ select
     counted.previous_reading_at,
     counted.next_reading_at,
     counted.next_at,
-    day_ends.next_value,
-    day_ends.is_next_estimated,
-    day_ends.is_next_backed,
+    case
+        when counted.is_end_in_segment then counted.next_value
+        else day_ends.next_value
+    end as next_value,
+    case
+        when counted.is_end_in_segment then counted.is_next_estimated
+        else day_ends.is_next_estimated
+    end as is_next_estimated,
+    case
+        when counted.is_end_in_segment then counted.is_next_backed
+        else day_ends.is_next_backed
+    end as is_next_backed,
     counted.is_partial_day
 from counted
-inner join day_ends
+left join day_ends
     on
         counted.meter_id = day_ends.meter_id
         and counted.day = day_ends.day
 where
-    not counted.is_end_in_segment
+    (counted.is_end_in_segment or day_ends.meter_id is not null)
     and {{ rebuilt('counted.meter_id', 'counted.reading_at') }}
