@@ -165,6 +165,16 @@ def files_digest(data_dir: Path, tables: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+def tombstones(table: str, keys: pa.Table, extracted_at: datetime) -> pa.Table:
+    """Rows for `table`'s tombstone table: these keys (columns named as in
+    `table`), gone from the source as of `extracted_at`."""
+    deleted, key = DELETIONS[table]
+    schema = SCHEMAS[deleted]
+    columns = {name: keys.column(name) for name in key}
+    columns["extracted_at"] = pa.repeat(pa.scalar(extracted_at, UTC_US), keys.num_rows)
+    return pa.table(columns).select(schema.names).cast(schema)
+
+
 def values(table: str) -> list[str]:
     """The value columns of `table`: all but its key and extracted_at."""
     return [

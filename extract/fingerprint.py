@@ -237,12 +237,11 @@ def vanished(
     meter in `reads`, at or after the read's start; None: all) but did not
     return in `rows`. A meter InfluxDB holds no reading of at all (neither
     in `present` nor in `rows`) keeps its readings, with a warning."""
-    schema = landing.SCHEMAS[landing.DELETIONS[TABLE][0]]
     returned = set(rows.column("meter_id").to_pylist())
     empty = sorted(m for m in reads if m not in returned and m not in present)
     covered = {m: start for m, start in reads.items() if m not in set(empty)}
     if not covered:
-        return schema.empty_table()
+        return landing.SCHEMAS[landing.DELETIONS[TABLE][0]].empty_table()
     scope = pa.table(
         {
             "meter_id": pa.array(list(covered), pa.string()),
@@ -286,13 +285,4 @@ def vanished(
         )
     if gone.num_rows:
         log.info("event=influx_readings_deleted rows=%d", gone.num_rows)
-    return pa.table(
-        {
-            "meter_id": gone.column("meter_id"),
-            "measured_at": gone.column("measured_at").cast(landing.UTC_US),
-            "extracted_at": pa.repeat(
-                pa.scalar(extracted_at, landing.UTC_US), gone.num_rows
-            ),
-        },
-        schema=schema,
-    )
+    return landing.tombstones(TABLE, gone, extracted_at)

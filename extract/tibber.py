@@ -188,16 +188,7 @@ def vanished_hours(data_dir: Path, read: pa.Table, extracted_at: datetime) -> pa
     )
     if gone.num_rows:
         log.info("event=tibber_hours_deleted rows=%d", gone.num_rows)
-    return pa.table(
-        {
-            "home_id": gone.column("home_id"),
-            "hour_start_at": gone.column("hour_start_at").cast(landing.UTC_US),
-            "extracted_at": pa.repeat(
-                pa.scalar(extracted_at, landing.UTC_US), gone.num_rows
-            ),
-        },
-        schema=landing.SCHEMAS[landing.DELETIONS[TABLE][0]],
-    )
+    return landing.tombstones(TABLE, gone, extracted_at)
 
 
 def _last_stored_hours(settings: Settings) -> dict[str, datetime]:
