@@ -256,22 +256,30 @@ def _inputs(settings: Settings, target_key: str) -> str:
     ).hexdigest()
 
 
-def _checked(warehouse: Path, inputs: str | None = None) -> str | None:
-    """The inputs of the last complete publish; with `inputs`, record them."""
-    with duckdb.connect(str(warehouse)) as connection:
-        run_state.ensure(connection)
-        connection.execute(run_state.TIBBER_HOURS_CHECKED_DDL)
-        if inputs is not None:
-            connection.execute("begin")
-            connection.execute(f"delete from {run_state.TIBBER_HOURS_CHECKED}")
-            connection.execute(
-                f"insert into {run_state.TIBBER_HOURS_CHECKED} values (?)", [inputs]
-            )
-            connection.execute("commit")
+def _connect_checked(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(str(warehouse))
+    run_state.ensure(connection)
+    connection.execute(run_state.TIBBER_HOURS_CHECKED_DDL)
+    return connection
+
+
+def _last_checked(warehouse: Path) -> str | None:
+    """The inputs of the last complete publish."""
+    with _connect_checked(warehouse) as connection:
         row = connection.execute(
             f"select inputs from {run_state.TIBBER_HOURS_CHECKED}"
         ).fetchone()
     return row[0] if row else None
+
+
+def _record_checked(warehouse: Path, inputs: str) -> None:
+    with _connect_checked(warehouse) as connection:
+        connection.execute("begin")
+        connection.execute(f"delete from {run_state.TIBBER_HOURS_CHECKED}")
+        connection.execute(
+            f"insert into {run_state.TIBBER_HOURS_CHECKED} values (?)", [inputs]
+        )
+        connection.execute("commit")
 
 
 def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
@@ -283,7 +291,7 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
     entity_id = settings.tibber_meter_id
     path = settings.warehouse
     inputs = _inputs(settings, target_key)
-    if _checked(path) == inputs:
+    if _last_checked(path) == inputs:
         log.info("event=load.tibber_hours written=0 reason=nothing_new")
         return 0
     hours = landing.current(settings.data_dir, "tibber_hours")
@@ -313,7 +321,7 @@ def publish_hours(settings: Settings, *, batch_size: int = BATCH_SIZE) -> int:
         state = _remember(state, batch, target_key, entity_id)
         _write_state(path, state)
         written += len(lines)
-    _checked(path, inputs)
+    _record_checked(path, inputs)
     log.info(
         "event=load.tibber_hours home_id=%s entity_id=%s written=%d",
         home_id,

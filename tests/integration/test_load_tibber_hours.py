@@ -153,6 +153,30 @@ def test_rerun_writes_nothing_and_a_revised_hour_only_itself(
     }
 
 
+def test_another_target_gets_every_hour_though_no_landing_file_is_new(
+    influxd: Any, influx_db: str, tmp_path: Path
+) -> None:
+    """What was checked against one bucket says nothing of another."""
+    landing.append(
+        tmp_path,
+        "tibber_hours",
+        hours(
+            [
+                ("home-1", H0, 0.25, 0.075, 0.3, 0.357),
+                ("home-1", H1, 0.5, 0.15, 0.3, 0.357),
+            ]
+        ),
+    )
+    assert publish_hours(settings_for(influxd.url, influx_db, tmp_path)) == 2
+    other = f"{influx_db}_other"
+    influxd.query(f'CREATE DATABASE "{other}"')
+    try:
+        assert publish_hours(settings_for(influxd.url, other, tmp_path)) == 2
+        assert set(energy_points(influxd, other)) == {1711843200, 1711846800}
+    finally:
+        influxd.query(f'DROP DATABASE "{other}"')
+
+
 def test_several_homes_need_tibber_home_id(
     influxd: Any, influx_db: str, tmp_path: Path
 ) -> None:
