@@ -115,6 +115,12 @@ def main() -> None:
         help="then load rates and hourly runs against a local influxd",
     )
     parser.add_argument(
+        "--raw-shard-duration",
+        default="52w",
+        help="shard duration of the readings' database (README, Corrections at "
+        "the source: 52w for a long history; 7d is InfluxDB's default)",
+    )
+    parser.add_argument(
         "--load-points",
         type=int,
         default=400_000,
@@ -188,10 +194,17 @@ def measure_runs(args, workdir: Path, synthetic, project: Path, warehouse) -> st
 
     server = start_influxd(workdir / "influxd")
     try:
-        for database in (whole_run.RAW_DATABASE, whole_run.PROCESSED_DATABASE):
-            server.query(f'CREATE DATABASE "{database}"')
+        server.query(
+            f'CREATE DATABASE "{whole_run.RAW_DATABASE}" '
+            f"WITH SHARD DURATION {args.raw_shard_duration}"
+        )
+        server.query(f'CREATE DATABASE "{whole_run.PROCESSED_DATABASE}"')
         readings = whole_run.readings_to_influx(server.url, synthetic.data_dir)
-        print(f"InfluxDB holds the landed readings: points={readings}", flush=True)
+        print(
+            f"InfluxDB holds the landed readings: points={readings} "
+            f"shard_duration={args.raw_shard_duration}",
+            flush=True,
+        )
         settings = whole_run.influx_settings(
             synthetic.data_dir, server.url, TIBBER_HOME_ID=SYNTHETIC_TIBBER_HOME_ID
         )

@@ -3,11 +3,13 @@
 A normal run reads only the readings from the watermark - overlap on. Before
 that instant (`stop`), every landed meter is compared by a fingerprint per
 (meter, measurement): the number of readings and their sum.
-One aggregate query per 200 meters gives InfluxDB's side (it reads the points
+Aggregate queries per 200 meters give InfluxDB's side (it reads the points
 but sends one row per series); the landing zone's current rows give the other.
 The count sees a reading deleted or added, the sum one changed. (No `last`:
-a third aggregate costs InfluxDB another pass over every series of every
-shard, and a changed last value changes the sum.)
+a changed last value changes the sum.) InfluxDB 1.x gets the count and the
+sum as two queries, sent side by side: one query with both aggregates took
+12.0 s for 1,960 meters x 10 years on weekly shards, each alone 4.5 s, the two
+together 4.8 s (influxd works on both cores).
 A meter whose fingerprints differ had a reading deleted, added or changed
 before `stop`, at any age: the extractor reads it again in full.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,8 +74,13 @@ def _chunks(ids: list[str], size: int = IDS_PER_QUERY) -> Iterator[list[str]]:
         yield ids[begin : begin + size]
 
 
-def fingerprint_influxql(entity_ids: Iterable[str], stop: datetime) -> str:
-    """Count and sum per measurement and entity before `stop`.
+AGGREGATES = ("count", "sum")
+
+
+def fingerprint_influxql(
+    aggregate: str, entity_ids: Iterable[str], stop: datetime
+) -> str:
+    """One aggregate (count or sum) per measurement and entity before `stop`.
 
     A measurement whose `value` is a string has no sum: InfluxDB leaves it
     out, as the extractor leaves out values that are no numbers."""
@@ -81,7 +89,7 @@ def fingerprint_influxql(entity_ids: Iterable[str], stop: datetime) -> str:
         f"{influxql_identifier('entity_id')} = {influxql_string(i)}" for i in entity_ids
     )
     return (
-        f"SELECT count({value}), sum({value}) FROM /.*/ "
+        f"SELECT {aggregate}({value}) FROM /.*/ "
         f"WHERE {influxql_identifier('domain')} = {influxql_string(DOMAIN)} "
         f"AND ({ids}) AND time < {influxql_string(rfc3339(stop))} "
         f"GROUP BY {influxql_identifier('entity_id')}"
@@ -115,21 +123,10 @@ def source_prints(
 ) -> dict[tuple[str, str], Print]:
     """InfluxDB's fingerprints, keyed by (meter, measurement)."""
     wanted = set(ids)
+    if target.api_version == 1:
+        return _influxql_prints(target, bucket, ids, stop)
     prints: dict[tuple[str, str], Print] = {}
     for group in _chunks(ids):
-        if target.api_version == 1:
-            query = fingerprint_influxql(group, stop)
-            for series in iter_influxql(target, bucket, query):
-                meter_id = (series.get("tags") or {}).get("entity_id", "")
-                if meter_id not in wanted:
-                    continue
-                columns = series["columns"]
-                for row in series.get("values") or []:
-                    record = dict(zip(columns, row, strict=True))
-                    prints[(meter_id, series["name"])] = Print(
-                        int(record["count"] or 0), _number(record["sum"]) or 0.0
-                    )
-            continue
         # 2.x: a series split by further tags gives several tables; add up.
         counts: dict[tuple[str, str], int] = {}
         sums: dict[tuple[str, str], float] = {}
@@ -147,6 +144,36 @@ def source_prints(
         for key, count in counts.items():
             prints[key] = Print(count, sums.get(key, 0.0))
     return prints
+
+
+def _influxql_aggregate(
+    target: InfluxTarget, bucket: str, ids: list[str], stop: datetime, aggregate: str
+) -> dict[tuple[str, str], float]:
+    """One aggregate of every series of `ids`, keyed by (meter, measurement)."""
+    wanted = set(ids)
+    values: dict[tuple[str, str], float] = {}
+    for group in _chunks(ids):
+        query = fingerprint_influxql(aggregate, group, stop)
+        for series in iter_influxql(target, bucket, query):
+            meter_id = (series.get("tags") or {}).get("entity_id", "")
+            if meter_id not in wanted:
+                continue
+            for row in series.get("values") or []:
+                value = dict(zip(series["columns"], row, strict=True))[aggregate]
+                values[(meter_id, series["name"])] = _number(value) or 0.0
+    return values
+
+
+def _influxql_prints(
+    target: InfluxTarget, bucket: str, ids: list[str], stop: datetime
+) -> dict[tuple[str, str], Print]:
+    """Counts and sums as two streams of queries, side by side."""
+    with ThreadPoolExecutor(len(AGGREGATES)) as pool:
+        counts, sums = pool.map(
+            lambda aggregate: _influxql_aggregate(target, bucket, ids, stop, aggregate),
+            AGGREGATES,
+        )
+    return {key: Print(int(count), sums.get(key, 0.0)) for key, count in counts.items()}
 
 
 def landed_prints(

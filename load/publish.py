@@ -669,12 +669,13 @@ def _write(
     bucket: str,
     batch_size: int | None,
     result: LoadResult,
-    after_batch: Callable[[int], None] | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Batch after batch; while InfluxDB takes one, the next one's lines are
-    built. A batch is remembered once InfluxDB confirmed it, and the next is
-    sent only then, so the state never runs ahead of the bucket."""
+    """Batch after batch, InfluxDB never waiting for the loader: while it
+    takes batch N+1, batch N (confirmed) is remembered and batch N+2's lines
+    are built. A batch is remembered only once InfluxDB confirmed it, so the
+    state never runs ahead of the bucket; a cut-off load leaves at most one
+    confirmed batch unremembered, which the next run sends again."""
     (total,) = connection.execute(
         "select count(*) from diff where is_wanted"
     ).fetchone() or (0,)
@@ -704,27 +705,30 @@ def _write(
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load") as sender:
         lines, per_measurement = prepare(starts[0])
+        sending = sender.submit(send, lines)
+        following = prepare(starts[1]) if len(starts) > 1 else None
         for number, first in enumerate(starts, start=1):
-            sending = sender.submit(send, lines)
-            following = prepare(starts[number]) if number < len(starts) else None
             sending.result()
+            sent, sent_per_measurement = lines, per_measurement
+            if following is not None:
+                lines, per_measurement = following
+                sending = sender.submit(send, lines)
             last = first + batch_size - 1
             _remember(connection, first, last)
-            for measurement, count in per_measurement.items():
+            for measurement, count in sent_per_measurement.items():
                 result.count(measurement, written=count)
             log.info(
                 "event=load.batch number=%d points=%d done=%d total=%d",
                 number,
-                len(lines),
+                len(sent),
                 min(last, total),
                 total,
             )
             if progress is not None:
                 progress(min(last, total), total)
-            if after_batch is not None:
-                after_batch(number)
-            if following is not None:
-                lines, per_measurement = following
+            following = (
+                prepare(starts[number + 1]) if number + 1 < len(starts) else None
+            )
 
 
 def _lines_in_sql(connection: duckdb.DuckDBPyConnection) -> bool:
@@ -833,15 +837,13 @@ def publish_marts(
     *,
     as_of: datetime | None = None,
     batch_size: int | None = None,
-    after_batch: Callable[[int], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadResult:
     """Make INFLUX_BUCKET_PROCESSED agree with the marts; send only the changes.
 
     `as_of` (default: settings.as_of; None: no bound) leaves out points stamped
     after it. `batch_size`: lines per request (default: an eighth of the
-    points, 5,000 to 50,000). `after_batch(number)` is called after each
-    confirmed batch.
+    points, 5,000 to 50,000).
     """
     started = time.monotonic()
     target = influxdb.InfluxTarget.from_settings(settings)
@@ -875,7 +877,7 @@ def publish_marts(
         # While InfluxDB takes a batch, DuckDB builds the next on one thread:
         # on a small machine the server keeps a core of its own.
         connection.execute("set threads = 1")
-        _write(connection, target, bucket, batch_size, result, after_batch, progress)
+        _write(connection, target, bucket, batch_size, result, progress)
         result.write_seconds = time.monotonic() - writing
         _create_scope(connection)  # the bucket agrees with the marts
     finally:

@@ -86,8 +86,11 @@
     )
 {%- endmacro %}
 
-{#- The scope this run applies (none: every row), read from the warehouse:
-    once per macro call that needs it. The source() calls put the scope
+{#- The scope this run applies (none: every row), read from the warehouse
+    once per dbt command: the first model or test that needs it keeps it in
+    dbt's `graph` (one dict for the whole command; the scope's rows do not
+    change while dbt runs), so the hundred others of an hourly build do not
+    send the same two queries again. The source() calls put the scope
     tables into the lineage of every model and test that uses them. -#}
 {% macro applied_scope() -%}
     {%- set window_table = source('rebuild', 'rebuild_window') -%}
@@ -95,6 +98,10 @@
     {%- set scope_id = rebuild_scope_id() -%}
     {%- if not scope_id -%}
         {{ return(none) }}
+    {%- endif -%}
+    {%- set read_scopes = graph.setdefault('utility_meters_rebuild_scopes', {}) -%}
+    {%- if scope_id in read_scopes -%}
+        {{ return(read_scopes[scope_id]) }}
     {%- endif -%}
     {%- set quoted = "'" ~ scope_id | replace("'", "''") ~ "'" -%}
     {%- set window = run_query(
@@ -124,6 +131,7 @@
         } -%}
         {%- do scope[row[1]].append(meter) -%}
     {%- endfor -%}
+    {%- do read_scopes.update({scope_id: scope}) -%}
     {{ return(scope) }}
 {%- endmacro %}
 

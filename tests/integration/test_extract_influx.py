@@ -413,6 +413,34 @@ def test_string_values_in_a_bad_series_do_not_crash(
     assert result.rows_written == 1
 
 
+def test_string_values_before_the_window_are_no_change(
+    influxd: InfluxServer, influx_db: str, tmp_path: Path
+) -> None:
+    """Strings older than the window (a measurement of nothing but strings,
+    and one in a shard of numbers' measurement) are in no fingerprint: the
+    count of InfluxDB's side, like the landing zone's, has numbers only, so
+    the next run reads no meter again."""
+    old = datetime(2024, 1, 1, tzinfo=UTC)
+    write(
+        influxd,
+        influx_db,
+        [
+            ha_line("kWh", "eg_strom", 5.0, old),
+            ha_line("eg_strom", "eg_strom", "unknown", old + timedelta(days=1)),
+            ha_line("kWh", "eg_strom", "unavailable", old + timedelta(days=10)),
+            ha_line("kWh", "eg_strom", 10.0, datetime(2024, 3, 1, tzinfo=UTC)),
+        ],
+    )
+    settings = settings_for(tmp_path, influxd.url, influx_db)
+    extract_readings(settings, {"eg_strom": "kWh"}, extracted_at=RUN_1)
+
+    again = extract_readings(settings, {"eg_strom": "kWh"}, extracted_at=RUN_2)
+
+    assert again.fingerprinted_points == 1
+    assert again.reread_meters == []
+    assert again.rows_written == 0
+
+
 def test_database_with_retention_policy_is_read(
     influxd: InfluxServer, influx_db: str, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ the expected points are written out by hand. Days are local (Europe/Berlin):
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -286,8 +287,25 @@ def expected_daily(meters: list[str], days: int) -> set[tuple[Any, ...]]:
     return found
 
 
+def stop_before_batch(
+    monkeypatch: pytest.MonkeyPatch, number: int, stop: Callable[[], None]
+) -> None:
+    """`stop()` the server just before the loader sends batch `number`:
+    batches 1 to number - 1 are confirmed, that one fails."""
+    write_lines = publish_module.influxdb.write_lines
+    sent: list[int] = []
+
+    def stopping(*args: Any, **kwargs: Any) -> int:
+        sent.append(1)
+        if len(sent) == number:
+            stop()
+        return write_lines(*args, **kwargs)
+
+    monkeypatch.setattr(publish_module.influxdb, "write_lines", stopping)
+
+
 def test_load_cut_off_by_a_stopped_server_is_completed_by_the_next_run(
-    influxd_factory: Any, tmp_path: Path
+    influxd_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """3 meters x 40 days x 2 measurements = 240 points, in batches of 50."""
     server = influxd_factory()
@@ -297,12 +315,11 @@ def test_load_cut_off_by_a_stopped_server_is_completed_by_the_next_run(
     meters = ["a", "b", "c"]
     write_marts(warehouse, daily_marts(meters, 40))
 
-    def stop_after_first(number: int) -> None:
-        if number == 1:
-            server.stop()
+    stop_before_batch(monkeypatch, 2, server.stop)
 
     with pytest.raises(InfluxError) as caught:
-        publish_marts(settings, warehouse, batch_size=50, after_batch=stop_after_first)
+        publish_marts(settings, warehouse, batch_size=50)
+    monkeypatch.undo()
     assert "\n" not in str(caught.value)
     assert server.url in str(caught.value)
 
@@ -317,7 +334,7 @@ def test_load_cut_off_by_a_stopped_server_is_completed_by_the_next_run(
 
 
 def test_load_cut_off_by_a_crashed_server_is_completed_by_the_next_run(
-    influxd_factory: Any, tmp_path: Path
+    influxd_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """influxd is killed (SIGKILL, no clean shutdown) after batch 2 of 40:
     what it confirmed survives in its WAL, the rest comes with the next run."""
@@ -328,15 +345,14 @@ def test_load_cut_off_by_a_crashed_server_is_completed_by_the_next_run(
     meters = ["a", "b", "c", "d"]
     write_marts(warehouse, daily_marts(meters, 100))
 
-    def crash_after_second(number: int) -> None:
-        if number == 2:
-            server.process.kill()
-            server.process.wait()
+    def crash() -> None:
+        server.process.kill()
+        server.process.wait()
 
+    stop_before_batch(monkeypatch, 3, crash)
     with pytest.raises(InfluxError):
-        publish_marts(
-            settings, warehouse, batch_size=20, after_batch=crash_after_second
-        )
+        publish_marts(settings, warehouse, batch_size=20)
+    monkeypatch.undo()
 
     server.start()
     result = publish_marts(settings, warehouse, batch_size=20)
@@ -351,7 +367,8 @@ def test_loader_killed_between_write_and_bookkeeping_rewrites_that_batch(
     influxd: Any, influx_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The loader dies after InfluxDB confirmed batch 3 but before it was
-    recorded: the next run sends batch 3 again (a rewrite, not a duplicate)."""
+    recorded, while batch 4 was on its way: the next run sends batches 3 and
+    4 again (a rewrite, not a duplicate)."""
     settings = settings_for(influxd.url, influx_db, tmp_path)
     warehouse = tmp_path / "warehouse.duckdb"
     meters = ["a", "b"]
@@ -369,7 +386,7 @@ def test_loader_killed_between_write_and_bookkeeping_rewrites_that_batch(
     with pytest.raises(KeyboardInterrupt):
         publish_marts(settings, warehouse, batch_size=30)
     monkeypatch.setattr(publish_module, "_remember", remember)
-    assert len(server_points(influxd, influx_db)) == 3 * 30
+    assert len(server_points(influxd, influx_db)) == 4 * 30
 
     result = publish_marts(settings, warehouse, batch_size=30)
 
