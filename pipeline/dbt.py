@@ -143,7 +143,7 @@ def release_warehouse() -> None:
 BUILDING = {"build", "run", "seed", "snapshot"}
 
 
-def by_hand(settings: Settings, args: list[str], project: Path = ROOT) -> bool:
+def by_hand(settings: Settings, args: list[str]) -> bool:
     """`python -m pipeline dbt ARGS` (`make dbt`): dbt as a run gives it
     (the settings exported, DATA_DIR's warehouse, target and logs), with
     dbt's own output, under no scope: the incremental models it builds are
@@ -154,7 +154,9 @@ def by_hand(settings: Settings, args: list[str], project: Path = ROOT) -> bool:
         landing.write_run_context(settings.data_dir, settings.as_of)
     if args and args[0] in BUILDING:
         rebuild.mark_unfinished(settings)
-    result = invoke(settings, settings.as_of, args, project, log_level="info")
+    result = invoke(
+        settings, settings.as_of, args, settings.dbt_project_dir, log_level="info"
+    )
     return result.success
 
 

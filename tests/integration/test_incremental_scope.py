@@ -169,13 +169,17 @@ def test_the_developer_loop_rebuilds_what_it_selects_and_the_next_run_is_full(
     build_at(settings, project, FIRST)
     land_flat(settings, [(CORRECTED_AT, 150.0)], datetime(2024, 1, 29, tzinfo=UTC))
     settings = load_settings(
-        tmp_path, {"DATA_DIR": str(settings.data_dir), "AS_OF": FIRST.isoformat()}
+        tmp_path,
+        {
+            "DATA_DIR": str(settings.data_dir),
+            "AS_OF": FIRST.isoformat(),
+            "DBT_PROJECT_DIR": str(project),
+        },
     )
 
     assert by_hand(
         settings,
         ["build", "--select", "int_readings_classified+", *WITHOUT_UNIT_TESTS],
-        project,
     )
 
     assert flat_reading(settings, CORRECTED_AT) == 150.0
