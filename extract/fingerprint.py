@@ -122,9 +122,9 @@ def source_prints(
     target: InfluxTarget, bucket: str, ids: list[str], stop: datetime
 ) -> dict[tuple[str, str], Print]:
     """InfluxDB's fingerprints, keyed by (meter, measurement)."""
-    wanted = set(ids)
     if target.api_version == 1:
         return _influxql_prints(target, bucket, ids, stop)
+    wanted = set(ids)
     prints: dict[tuple[str, str], Print] = {}
     for group in _chunks(ids):
         # 2.x: a series split by further tags gives several tables; add up.
