@@ -60,6 +60,26 @@
     ) -}}
 {%- endmacro %}
 
+{#- A condition on `instant_column`: true from the earliest instant of the
+    rows the data tests read on (every row when they read all, or a whole
+    meter). For a test that looks up other rows of the tested instants,
+    e.g. the components' days of the tested virtual days: a constant, so
+    DuckDB skips the older row groups. -#}
+{% macro tested_since(instant_column, window='day_start_at') -%}
+    {%- set scope = tested_scope() -%}
+    {%- if scope is none -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set starts = [scope.window[window]] -%}
+    {%- for meter in scope.rebuilt -%}
+        {%- if meter[window] is none -%}
+            {{ return('true') }}
+        {%- endif -%}
+        {%- do starts.append(meter[window]) -%}
+    {%- endfor -%}
+    {{- instant_column }} >= {{ instant_literal(starts | min) -}}
+{%- endmacro %}
+
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set columns = tested_columns().get(relation.identifier) -%}

@@ -95,6 +95,60 @@ def test_an_incremental_build_tests_its_rebuilt_rows(tmp_path: Path) -> None:
     assert "meter_id=flat" in message
 
 
+VIRTUAL = "models/intermediate/consumption/int_daily_consumption_virtual.sql"
+VIRTUAL_SUM = (
+    "        case when component_role = 'base' then consumption "
+    "else -consumption end\n    ) as consumption,"
+)
+
+
+def test_an_incremental_build_checks_its_virtual_days(tmp_path: Path) -> None:
+    """With readings of the new main meter (the master `total` from its
+    swap on), the common area (total minus the flat) has days; from
+    2024-01-27 on they are 1 kWh too high: none exist at FIRST, so the full
+    build passes; at LATER they are rebuilt, and the check recomputing them
+    from their components' days (read from the first tested day on) finds
+    them."""
+    project, settings = small_house(tmp_path)
+    landing.append(
+        settings.data_dir,
+        "readings",
+        pa.Table.from_pylist(
+            [
+                {
+                    "meter_id": "new",
+                    "measured_at": datetime(2024, 1, day, 11, tzinfo=UTC),
+                    "value": value,
+                    "unit": "kWh",
+                    "extracted_at": datetime(2024, 1, 22, tzinfo=UTC),
+                }
+                for day, value in ((11, 500.0), (21, 600.0))
+            ]
+        ),
+    )
+    model = project / VIRTUAL
+    text = model.read_text()
+    assert text.count(VIRTUAL_SUM) == 1
+    model.write_text(
+        text.replace(
+            VIRTUAL_SUM,
+            VIRTUAL_SUM.replace(
+                ") as consumption,",
+                ") + case when day >= date '2024-01-27' then 1 else 0 end"
+                " as consumption,",
+            ),
+        )
+    )
+    assert build_at(settings, project, FIRST).tests_failed == 0
+
+    with pytest.raises(DbtError) as failure:
+        build_at(settings, project, LATER)
+
+    message = str(failure.value)
+    assert "assert_virtual_consumption_is_base_minus_subtracted" in message
+    assert "meter_id=common" in message
+
+
 def test_old_rows_are_tested_by_a_full_build_and_on_demand(tmp_path: Path) -> None:
     """A duplicate of the flat's counter at the start of 2024-01-03, written
     into the warehouse after the first build: 20 days before the incremental

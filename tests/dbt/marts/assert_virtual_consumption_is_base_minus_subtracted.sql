@@ -12,6 +12,22 @@ conversions as (
     select * from {{ ref('int_unit_conversions') }}
 ),
 
+virtual_days as (
+    select * from days
+    where
+        meter_type = 'virtual'
+        and {{ tested_rows('meter_id', 'day_start_at') }}
+),
+
+-- The components' days from the first tested day on: a constant bound, so
+-- an incremental build's test reads the latest days, not ten years.
+component_days as (
+    select * from days
+    where
+        meter_id in (select component_meter_id from components)
+        and {{ tested_since('day_start_at') }}
+),
+
 recomputed as (
     select
         virtual_days.meter_id,
@@ -24,21 +40,16 @@ recomputed as (
                 else -component_days.consumption * conversions.factor
             end
         ) as expected
-    from days as virtual_days
+    from virtual_days
     inner join components on virtual_days.meter_id = components.meter_id
     inner join conversions
         on
             components.component_unit = conversions.from_unit
             and virtual_days.unit = conversions.to_unit
-    left join days as component_days
+    left join component_days
         on
             components.component_meter_id = component_days.meter_id
             and virtual_days.day = component_days.day
-    where
-        virtual_days.meter_type = 'virtual'
-        and {{ tested_rows(
-            'virtual_days.meter_id', 'virtual_days.day_start_at'
-        ) }}
     group by virtual_days.meter_id, virtual_days.day
 )
 
