@@ -1,13 +1,16 @@
 {#-
     The project's own table, view and incremental materializations on
-    DuckDB: what dbt-duckdb's do for this project, in fewer statements.
-    dbt-duckdb builds a table under a temporary name, renames the old one
-    away, renames the new one into place and drops the old, checking for
-    foreign keys, indexes, grants and DuckLake at each step; an incremental
-    run first writes its rows into a temporary table, compares its columns
-    with the target's and then inserts them. About 20 statements and a
-    second write of the rows per model: most of an hourly build's time on
-    the house, where the SQL itself takes milliseconds.
+    DuckDB: what dbt-duckdb's do for this project, with far less work in
+    dbt. dbt-duckdb builds a table under a temporary name, renames the old
+    one away, renames the new one into place and drops the old, checking
+    for foreign keys, indexes, grants and DuckLake on the way; an
+    incremental run first writes its rows into a temporary table, compares
+    its columns with the target's and then inserts them, so every rebuilt
+    row is written twice (9 or 10 statements per model, against 6 to 8
+    here, BEGIN and COMMIT included). On the house, where the SQL itself
+    takes milliseconds, an hourly build's dbt stage took a median 7.4 s
+    with dbt-duckdb's and 6.2 s with these (six runs each, the rebuild
+    scope also read once per command, rebuild.sql).
 
     Here a model is one transaction (DuckDB's DDL is transactional: a
     failing model leaves the previous relation as it was):
