@@ -27,50 +27,46 @@
 
 {% materialization table, adapter='duckdb' %}
     {%- set target_relation = this.incorporate(type='table') -%}
-    {{ return(replace_relation(target_relation, create_table_as(
+    {{ return(build_relation(target_relation, create_table_as(
         False, target_relation, compiled_code
-    ))) }}
+    ), replace=true)) }}
 {% endmaterialization %}
 
 {% materialization view, adapter='duckdb' %}
     {%- set target_relation = this.incorporate(type='view') -%}
-    {{ return(replace_relation(target_relation, create_view_as(
+    {{ return(build_relation(target_relation, create_view_as(
         target_relation, compiled_code
-    ))) }}
+    ), replace=true)) }}
 {% endmaterialization %}
 
 {% materialization incremental, adapter='duckdb' %}
     {%- set target_relation = this.incorporate(type='table') -%}
-    {%- if not is_incremental() -%}
-        {{ return(replace_relation(target_relation, create_table_as(
-            False, target_relation, compiled_code
-        ))) }}
+    {%- if is_incremental() -%}
+        {%- set insert_sql -%}
+            insert into {{ target_relation }} by name (
+                {{ compiled_code }}
+            )
+        {%- endset -%}
+        {{ return(build_relation(target_relation, insert_sql, replace=false)) }}
     {%- endif -%}
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-    {%- call statement('main') -%}
-        insert into {{ target_relation }} by name (
-            {{ compiled_code }}
-        )
-    {%- endcall -%}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-    {{ return({'relations': [target_relation]}) }}
+    {{ return(build_relation(target_relation, create_table_as(
+        False, target_relation, compiled_code
+    ), replace=true)) }}
 {% endmaterialization %}
 
-{#- Drop the model's old relation and run `create_sql`, one transaction. -#}
-{% macro replace_relation(target_relation, create_sql) -%}
-    {%- set existing = load_cached_relation(this) -%}
+{#- The model's hooks and `main_sql` in one transaction; `replace`: the
+    model's old relation is dropped first. -#}
+{% macro build_relation(target_relation, main_sql, replace) -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- set existing = load_cached_relation(this) if replace else none -%}
     {%- if existing is not none -%}
         {%- call statement('drop_existing', auto_begin=True) -%}
             drop {{ existing.type }} if exists {{ existing }}
         {%- endcall -%}
     {%- endif -%}
     {%- call statement('main') -%}
-        {{ create_sql }}
+        {{ main_sql }}
     {%- endcall -%}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {{ adapter.commit() }}

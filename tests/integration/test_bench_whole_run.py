@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -15,6 +14,7 @@ from bench import whole_run
 from bench.load_throughput import build_marts
 from core import landing
 from tests.support.fixtures_influx import InfluxServer
+from tests.support.fixtures_pipeline import land_readings
 
 
 def test_floor_cuts_a_segment_into_its_local_days_with_the_counter() -> None:
@@ -110,23 +110,7 @@ def test_landed_readings_written_to_influxdb_are_what_the_extractor_reads_back(
         ("flat_1", "kWh", 130.5, datetime(2026, 1, 2, 10, 30, 15, 250, tzinfo=UTC)),
         ("water_1", "m³", 12.125, datetime(2026, 1, 1, 9, tzinfo=UTC)),
     ]
-    landing.append(
-        data_dir,
-        "readings",
-        pa.Table.from_pylist(
-            [
-                {
-                    "meter_id": meter,
-                    "measured_at": at,
-                    "value": value,
-                    "unit": unit,
-                    "extracted_at": datetime(2026, 1, 3, tzinfo=UTC),
-                }
-                for meter, unit, value, at in rows
-            ],
-            schema=landing.SCHEMAS["readings"],
-        ),
-    )
+    land_readings(data_dir, rows, datetime(2026, 1, 3, tzinfo=UTC))
     influxd.query(f'CREATE DATABASE "{whole_run.RAW_DATABASE}"')
     settings = whole_run.influx_settings(data_dir, influxd.url)
     units = {"flat_1": "kWh", "water_1": "m³"}

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from core import landing
@@ -22,6 +21,7 @@ from core.errors import DbtError
 from core.settings import load_settings
 from pipeline.dbt import build, copy_project
 from tests.support.fixtures_demo import ROOT
+from tests.support.fixtures_pipeline import land_readings
 
 FIRST = datetime(2024, 1, 25, 11, tzinfo=UTC)
 LATER = datetime(2024, 1, 28, 11, tzinfo=UTC)
@@ -49,26 +49,14 @@ def small_house(tmp_path: Path, duplicated_from: str | None = None):
     data_dir = tmp_path / "data"
     settings = load_settings(tmp_path, {"DATA_DIR": str(data_dir)})
     landing.ensure(data_dir)
-    readings = [
-        ("flat", datetime(2024, 1, 1, 11, tzinfo=UTC), 100.0),
-        ("flat", datetime(2024, 1, 11, 11, tzinfo=UTC), 140.0),
-        ("flat", datetime(2024, 1, 21, 11, tzinfo=UTC), 180.0),
-    ]
-    landing.append(
+    land_readings(
         data_dir,
-        "readings",
-        pa.Table.from_pylist(
-            [
-                {
-                    "meter_id": meter,
-                    "measured_at": at,
-                    "value": value,
-                    "unit": "kWh",
-                    "extracted_at": datetime(2024, 1, 22, tzinfo=UTC),
-                }
-                for meter, at, value in readings
-            ]
-        ),
+        [
+            ("flat", "kWh", 100.0, datetime(2024, 1, 1, 11, tzinfo=UTC)),
+            ("flat", "kWh", 140.0, datetime(2024, 1, 11, 11, tzinfo=UTC)),
+            ("flat", "kWh", 180.0, datetime(2024, 1, 21, 11, tzinfo=UTC)),
+        ],
+        datetime(2024, 1, 22, tzinfo=UTC),
     )
     return project, settings
 
@@ -110,21 +98,13 @@ def test_an_incremental_build_checks_its_virtual_days(tmp_path: Path) -> None:
     from their components' days (read from the first tested day on) finds
     them."""
     project, settings = small_house(tmp_path)
-    landing.append(
+    land_readings(
         settings.data_dir,
-        "readings",
-        pa.Table.from_pylist(
-            [
-                {
-                    "meter_id": "new",
-                    "measured_at": datetime(2024, 1, day, 11, tzinfo=UTC),
-                    "value": value,
-                    "unit": "kWh",
-                    "extracted_at": datetime(2024, 1, 22, tzinfo=UTC),
-                }
-                for day, value in ((11, 500.0), (21, 600.0))
-            ]
-        ),
+        [
+            ("new", "kWh", 500.0, datetime(2024, 1, 11, 11, tzinfo=UTC)),
+            ("new", "kWh", 600.0, datetime(2024, 1, 21, 11, tzinfo=UTC)),
+        ],
+        datetime(2024, 1, 22, tzinfo=UTC),
     )
     model = project / VIRTUAL
     text = model.read_text()

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from core import landing
 from core.settings import Settings, load_settings
@@ -24,6 +23,7 @@ from pipeline import rebuild
 from pipeline.dbt import build, by_hand, copy_project, invoke
 from tests.support.compare import differences
 from tests.support.fixtures_demo import ROOT
+from tests.support.fixtures_pipeline import land_readings
 
 FIRST = datetime(2024, 1, 25, 11, tzinfo=UTC)
 LATER = datetime(2024, 1, 28, 11, tzinfo=UTC)
@@ -32,21 +32,8 @@ WITHOUT_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
 def land_flat(settings: Settings, rows: list[tuple[datetime, float]], at: datetime):
-    landing.append(
-        settings.data_dir,
-        "readings",
-        pa.Table.from_pylist(
-            [
-                {
-                    "meter_id": "flat",
-                    "measured_at": measured_at,
-                    "value": value,
-                    "unit": "kWh",
-                    "extracted_at": at,
-                }
-                for measured_at, value in rows
-            ]
-        ),
+    land_readings(
+        settings.data_dir, [("flat", "kWh", value, when) for when, value in rows], at
     )
 
 

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from core import landing
 from tests.support.compare import COMPARED, differences
 from tests.support.fixtures_demo import run_pipeline
+from tests.support.fixtures_pipeline import land_readings
 
 SLIP_AT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NEXT_AT = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
@@ -38,21 +38,7 @@ def run_at(data_dir: Path, as_of: str) -> str:
 
 
 def land(data_dir: Path, at: datetime, value: float, extracted: datetime) -> None:
-    landing.append(
-        data_dir,
-        "readings",
-        pa.Table.from_pylist(
-            [
-                {
-                    "meter_id": "og1_strom",
-                    "measured_at": at,
-                    "value": value,
-                    "unit": "kWh",
-                    "extracted_at": extracted,
-                }
-            ]
-        ),
-    )
+    land_readings(data_dir, [("og1_strom", "kWh", value, at)], extracted)
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from core import landing, source
@@ -240,6 +241,32 @@ def kill_hard(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str
     os.kill(process.pid, signal.SIGKILL)
     out, err = process.communicate(timeout=60)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def land_readings(
+    data_dir: Path,
+    rows: list[tuple[str, str, float, datetime]],
+    extracted_at: datetime,
+) -> None:
+    """Readings (meter_id, unit, value, measured_at) appended to the landing
+    zone as one extraction at `extracted_at` would land them."""
+    landing.append(
+        data_dir,
+        "readings",
+        pa.Table.from_pylist(
+            [
+                {
+                    "meter_id": meter_id,
+                    "measured_at": measured_at,
+                    "value": value,
+                    "unit": unit,
+                    "extracted_at": extracted_at,
+                }
+                for meter_id, unit, value, measured_at in rows
+            ],
+            schema=landing.SCHEMAS["readings"],
+        ),
+    )
 
 
 # -- what a run leaves behind --
