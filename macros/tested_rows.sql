@@ -9,7 +9,7 @@
     Singular tests call `tested_rows` themselves.
     The rows: those the build rebuilt (macros/rebuild.sql), each start moved
     back by `lookback_days`, so a test comparing a row with the one before
-    (non_decreasing, no_missing_days) also sees the last row kept from before.
+    (valid_rows: a series) also sees the last row kept from before.
 -#}
 
 {#- Per tested model: meter column, instant column (none: whole meters),

@@ -32,7 +32,7 @@ UNIONED = "    select * from virtual\n)"
 def small_house(tmp_path: Path, duplicated_from: str | None = None):
     """The small house's project and settings, the flat's readings landed;
     `duplicated_from`: meter_daily_consumption repeats the physical days
-    from that local day on (a bug its unique_combination test must catch)."""
+    from that local day on (a bug its valid_rows test must catch)."""
     project = copy_project(ROOT / "tests" / "scenarios" / "small_house", tmp_path)
     if duplicated_from:
         model = project / DAILY
@@ -79,8 +79,9 @@ def test_an_incremental_build_tests_its_rebuilt_rows(tmp_path: Path) -> None:
         build_at(settings, project, LATER)
 
     message = str(failure.value)
-    assert "unique_combination_meter_daily_consumption_meter_id__day" in message
+    assert "valid_rows_meter_daily_consumption" in message
     assert "meter_id=flat" in message
+    assert "more than one row with this meter_id, day" in message
 
 
 VIRTUAL = "models/intermediate/consumption/int_daily_consumption_virtual.sql"
@@ -160,6 +161,6 @@ def test_old_rows_are_tested_by_a_full_build_and_on_demand(tmp_path: Path) -> No
     with pytest.raises(DbtError) as failure:
         build_at(settings, project, LATER, full_tests=True)
     message = str(failure.value)
-    assert "unique_combination" in message
+    assert "valid_rows_int_daily_readings_interpolated" in message
     assert "meter_id=flat" in message
-    assert "occurrences=2" in message
+    assert "more than one row with this meter_id, reading_at" in message
