@@ -95,11 +95,11 @@
         {%- endfor -%}
     {%- endif -%}
     {%- if key and not key_in_series -%}
-        {%- set counted = 'case when ' ~ key_where ~ ' then 1 else 0 end'
-            if key_where else '1' -%}
+        {%- set counted = 'count(*) filter (where ' ~ key_where ~ ')'
+            if key_where else 'count(*)' -%}
         {%- do checks.append((
             ('(' ~ key_where ~ ') and ' if key_where else '')
-                ~ 'sum(' ~ counted ~ ') over (partition by '
+                ~ counted ~ ' over (partition by '
                 ~ key | join(', ') ~ ') > 1',
             "'more than one row with this " ~ key | join(', ') ~ "'"
         )) -%}
