@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core import changes
@@ -76,6 +77,13 @@ KEYS: dict[str, list[str]] = {
     "readings": ["meter_id", "measured_at"],
     "reading_issues": ["meter_id", "measured_at", "issue", "unit", "value"],
     "tibber_hours": ["home_id", "hour_start_at"],
+}
+# The key column that places a row in time: rows before an instant are read
+# only when asked (`current(since=...)`).
+INSTANT = {
+    "readings": "measured_at",
+    "reading_issues": "measured_at",
+    "tibber_hours": "hour_start_at",
 }
 # Tombstones: the key of a row that vanished at the source, and when that was
 # seen. Table -> (its tombstone table, its key).
@@ -184,18 +192,25 @@ def values(table: str) -> list[str]:
     ]
 
 
-def current(data_dir: Path, table: str) -> pa.Table:
+def current(data_dir: Path, table: str, since: datetime | None = None) -> pa.Table:
     """The table as the models see it: per key, the latest extraction, unless
-    a later tombstone removed the key."""
+    a later tombstone removed the key; `since`: only the keys from that
+    instant on (the files' older row groups are skipped)."""
     ensure(data_dir)
     names = ", ".join(SCHEMAS[table].names)
     keys = ", ".join(KEYS[table])
+    bound = (
+        f"where {INSTANT[table]} >= '{since.isoformat()}'::timestamptz"
+        if since is not None
+        else ""
+    )
     return query(
         data_dir,
         table,
         f"""
         select {names}
         from {"live" if table in DELETIONS else "landed"}
+        {bound}
         qualify row_number() over (
             partition by {keys} order by extracted_at desc
         ) = 1
@@ -254,9 +269,12 @@ def query(
 
 def new_or_changed(data_dir: Path, table: str, data: pa.Table) -> pa.Table:
     """The rows of `data` whose key is new or whose values differ from the
-    table's current row of that key."""
-    stored = current(data_dir, table)
-    if stored.num_rows == 0 or data.num_rows == 0:
+    table's current row of that key (read from the earliest instant of
+    `data` on: no older row can share a key with it)."""
+    if data.num_rows == 0:
+        return data
+    stored = current(data_dir, table, since=pc.min(data[INSTANT[table]]).as_py())
+    if stored.num_rows == 0:
         return data
     with duckdb.connect() as connection:
         connection.register("stored", stored)

@@ -278,16 +278,24 @@ def vanished(
             "start_at": pa.array(list(covered.values()), landing.UTC_US),
         }
     )
+    # The earliest start as a constant, so DuckDB skips older row groups.
+    starts = list(covered.values())
+    earliest = None if None in starts else min(starts)
+    bound = (
+        f"c.measured_at >= '{earliest.isoformat()}'::timestamptz"
+        if earliest is not None
+        else "true"
+    )
     gone = landing.query(
         data_dir,
         TABLE,
-        """
+        f"""
         select distinct c.meter_id, c.measured_at
         from live as c
         inner join scope as s
             on s.meter_id = c.meter_id
             and (s.start_at is null or c.measured_at >= s.start_at)
-        where not exists (
+        where {bound} and not exists (
             select 1 from returned as r
             where r.meter_id = c.meter_id and r.measured_at = c.measured_at
         )

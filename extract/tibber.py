@@ -192,14 +192,18 @@ def vanished_hours(data_dir: Path, read: pa.Table, extracted_at: datetime) -> pa
 
 
 def _last_stored_hours(settings: Settings) -> dict[str, datetime]:
-    stored = landing.current(settings.data_dir, TABLE)
-    if stored.num_rows == 0:
-        return {}
-    latest = stored.group_by("home_id").aggregate([("hour_start_at", "max")])
+    """Per home, its latest current hour (no tombstone removed it): the
+    latest of any extraction, as every extraction of an hour starts then."""
+    landing.ensure(settings.data_dir)
+    latest = landing.query(
+        settings.data_dir,
+        TABLE,
+        "select home_id, max(hour_start_at) as latest from live group by home_id",
+    )
     return dict(
         zip(
             latest["home_id"].to_pylist(),
-            latest["hour_start_at_max"].to_pylist(),
+            latest["latest"].to_pylist(),
             strict=True,
         )
     )
