@@ -59,15 +59,22 @@
             ~ 'wrote it): unset it, or run `python -m pipeline run`'
         ) }}
     {%- endif -%}
-    update {{ window_table }} set
-        day_start_at = {{ day_start_text('window_from_at') }},
-        month_start_at = {{ month_start_text('window_from_at') }},
-        cost_day_start_at = {{ day_start_text('cost_from_at') }}
-    where scope_id = {{ quoted }};
-    update {{ source('rebuild', 'rebuild_meters') }} set
-        day_start_at = {{ day_start_text('changed_from_at') }},
-        month_start_at = {{ month_start_text('changed_from_at') }}
-    where scope_id = {{ quoted }}
+    {%- call statement('resolve_rebuild_scope', auto_begin=True) -%}
+        update {{ window_table }} set
+            day_start_at = {{ day_start_text('window_from_at') }},
+            month_start_at = {{ month_start_text('window_from_at') }},
+            cost_day_start_at = {{ day_start_text('cost_from_at') }}
+        where scope_id = {{ quoted }};
+        update {{ source('rebuild', 'rebuild_meters') }} set
+            day_start_at = {{ day_start_text('changed_from_at') }},
+            month_start_at = {{ month_start_text('changed_from_at') }}
+        where scope_id = {{ quoted }}
+    {%- endcall -%}
+    {#- Committed here: dbt rolls back a transaction the hooks leave open
+        (one is open when dbt has just listed the relations of a schema it
+        had not cached, e.g. under --no-populate-cache). -#}
+    {%- do adapter.commit() -%}
+    {{ return('') }}
 {%- endmacro %}
 
 {% macro day_start_text(instant_column) -%}
@@ -113,6 +120,12 @@
         'select meter_id, kind, day_start_at, month_start_at from '
         ~ meters_table ~ ' where scope_id = ' ~ quoted ~ ' order by meter_id'
     ) -%}
+    {%- if window.rows | length != 1 or window.rows[0][0] is none -%}
+        {{ exceptions.raise_compiler_error(
+            'the rebuild scope ' ~ scope_id ~ ' has no local days: '
+            ~ 'on-run-start (resolve_rebuild_scope) did not write them'
+        ) }}
+    {%- endif -%}
     {%- set scope = {
         'window': {
             'day_start_at': window.rows[0][0],

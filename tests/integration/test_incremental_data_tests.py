@@ -164,3 +164,23 @@ def test_old_rows_are_tested_by_a_full_build_and_on_demand(tmp_path: Path) -> No
     assert "valid_rows_int_daily_readings_interpolated" in message
     assert "meter_id=flat" in message
     assert "more than one row with this meter_id, reading_at" in message
+
+
+def test_the_scope_holds_when_dbt_does_not_cache_relations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With DBT_POPULATE_CACHE=false in the environment, dbt lists a
+    schema's relations when first asked, inside a transaction it rolls back
+    after the hooks: the scope's local days (written on-run-start) must be
+    committed all the same, or the incremental build reads none."""
+    monkeypatch.setenv("DBT_POPULATE_CACHE", "false")
+    project, settings = small_house(tmp_path)
+    assert build_at(settings, project, FIRST).tests_failed == 0
+
+    incremental = build_at(settings, project, LATER)
+
+    assert incremental.scope.startswith("incremental")
+    assert incremental.tests_failed == 0
+    with duckdb.connect(str(settings.warehouse), read_only=True) as db:
+        days = db.execute("select day_start_at from main.rebuild_window").fetchall()
+    assert days == [("2024-01-24T23:00:00+00:00",)]
