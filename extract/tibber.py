@@ -192,8 +192,9 @@ def vanished_hours(data_dir: Path, read: pa.Table, extracted_at: datetime) -> pa
 
 
 def _last_stored_hours(settings: Settings) -> dict[str, datetime]:
-    """Per home, its latest current hour (no tombstone removed it): the
-    latest of any extraction, as every extraction of an hour starts then."""
+    """Per home, the start of its latest hour that no tombstone removed
+    (one aggregate: every extraction of an hour has the same start, so the
+    latest extraction need not be picked)."""
     landing.ensure(settings.data_dir)
     latest = landing.query(
         settings.data_dir,
