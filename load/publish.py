@@ -548,35 +548,32 @@ def _diff(
     scope: Scope | None = None,
 ) -> None:
     """Temp table `diff`: every point to write and/or delete, numbered; with
-    a scope, of the rows it names (the others are unchanged)."""
-    new = ", ".join(f"d.{name}" for name in FIELDS)
-    # Float noise is no change: a sum taken in another order (DuckDB sums in
-    # parallel) may differ in the last bits from what was published.
-    changed = changes.differs(FIELDS, "d", "p", relative_noise=RELATIVE_NOISE)
-    lost_field = " or ".join(
-        f"(p.{name} is not null and d.{name} is null)" for name in FIELDS
-    )
-    connection.execute(
-        f"""
-        create or replace temp table diff as
-        with desired as ({_desired_sql(as_of_s, marts, scope)}),
-        compared as (
-            select
-                coalesce(d.measurement, p.measurement) as measurement,
-                coalesce(d.meter_id, p.meter_id) as meter_id,
-                coalesce(d.time_s, p.time_s) as time_s,
-                {new},
-                d.measurement is not null as is_wanted,
-                p.measurement is not null as was_published,
-                p.measurement is not null
-                    and (d.measurement is null or {lost_field}) as is_deleted
-            from desired as d
-            full outer join {_published_sql(scope)} as p
-                on d.measurement = p.measurement
-                and d.meter_id = p.meter_id
-                and d.time_s = p.time_s
-            where d.measurement is null or p.measurement is null or {changed}
+    a scope, of the rows it names (the others are unchanged). Compared a
+    measurement at a time (at 10,000 meters all of them at once took twice
+    the time and memory), then the published points of measurements no
+    mart holds."""
+    published = _published_sql(scope)
+    parts = [
+        _compared_sql(
+            _desired_sql(as_of_s, (mart,), scope),
+            f"select * from {published} as p "
+            f"where measurement = {_quoted(mart.measurement)}",
         )
+        for mart in marts
+    ]
+    held = ", ".join(_quoted(mart.measurement) for mart in marts)
+    parts.append(
+        _compared_sql(
+            f"select * from ({_desired_sql(as_of_s, marts, scope)}) as d where false",
+            f"select * from {published} as p where measurement not in ({held})",
+        )
+    )
+    connection.execute(f"create or replace temp table compared as {parts[0]}")
+    for part in parts[1:]:
+        connection.execute(f"insert into compared {part}")
+    connection.execute(
+        """
+        create or replace temp table diff as
         select
             *,
             case when is_wanted then row_number() over (
@@ -586,6 +583,36 @@ def _diff(
         order by n nulls last
         """
     )
+    connection.execute("drop table compared")
+
+
+def _compared_sql(desired: str, published: str) -> str:
+    """The points of `desired` and `published` (one shape) that differ: new,
+    changed, or published but no longer wanted or missing a field."""
+    new = ", ".join(f"d.{name}" for name in FIELDS)
+    # Float noise is no change: a sum taken in another order (DuckDB sums in
+    # parallel) may differ in the last bits from what was published.
+    changed = changes.differs(FIELDS, "d", "p", relative_noise=RELATIVE_NOISE)
+    lost_field = " or ".join(
+        f"(p.{name} is not null and d.{name} is null)" for name in FIELDS
+    )
+    return f"""
+        select
+            coalesce(d.measurement, p.measurement) as measurement,
+            coalesce(d.meter_id, p.meter_id) as meter_id,
+            coalesce(d.time_s, p.time_s) as time_s,
+            {new},
+            d.measurement is not null as is_wanted,
+            p.measurement is not null as was_published,
+            p.measurement is not null
+                and (d.measurement is null or {lost_field}) as is_deleted
+        from ({desired}) as d
+        full outer join ({published}) as p
+            on d.measurement = p.measurement
+            and d.meter_id = p.meter_id
+            and d.time_s = p.time_s
+        where d.measurement is null or p.measurement is null or {changed}
+    """
 
 
 def _delete_ranges(

@@ -554,3 +554,28 @@ def test_flat_costs_are_points_tagged_by_flat_and_cost_item(
         ("eg", "gas heating", march, 40.25),
     }
     assert server_point_set(influxd, influx_db) >= expected_example()
+
+
+def test_points_of_a_mart_that_is_gone_are_deleted(
+    influxd: Any, influx_db: str, tmp_path: Path
+) -> None:
+    """The flats' costs are published, then the warehouse no longer holds
+    the (optional) mart: its points go, every other point stays."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    marts = marts_example()
+    marts["flat_cost_monthly"] = [
+        ("2024-03-01", MARCH, "og1", "water", 12.5, False),
+        ("2024-03-01", MARCH, "eg", "water", 1 / 3, True),
+    ]
+    write_marts(warehouse, marts)
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+    publish_marts(settings, warehouse)
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("drop table main.flat_cost_monthly")
+
+    result = publish_marts(settings, warehouse)
+
+    assert (result.points_written, result.points_deleted) == (0, 2)
+    assert server_point_set(influxd, influx_db) == expected_example()
+    answer = influxd.query('SELECT * FROM "flat_cost_monthly"', influx_db)
+    assert "series" not in answer["results"][0]
