@@ -553,6 +553,12 @@ def _diff(
     the time and memory), then the published points of measurements no
     mart holds."""
     published = _published_sql(scope)
+    if scope is not None:
+        # The few points a scope names, read from the state once.
+        connection.execute(
+            f"create or replace temp table published as select * from {published}"
+        )
+        published = "published"
     parts = [
         _compared_sql(
             _desired_sql(as_of_s, (mart,), scope),
@@ -584,6 +590,7 @@ def _diff(
         """
     )
     connection.execute("drop table compared")
+    connection.execute("drop table if exists published")
 
 
 def _compared_sql(desired: str, published: str) -> str:
