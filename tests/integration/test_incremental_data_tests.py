@@ -29,22 +29,25 @@ DAILY = "models/marts/meter_daily_consumption.sql"
 UNIONED = "    select * from virtual\n)"
 
 
+def replace_once(path: Path, old: str, new: str) -> None:
+    """A model edited where `old` stands, exactly once (the bug a test plants)."""
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+
+
 def small_house(tmp_path: Path, duplicated_from: str | None = None):
     """The small house's project and settings, the flat's readings landed;
     `duplicated_from`: meter_daily_consumption repeats the physical days
     from that local day on (a bug its valid_rows test must catch)."""
     project = copy_project(ROOT / "tests" / "scenarios" / "small_house", tmp_path)
     if duplicated_from:
-        model = project / DAILY
-        text = model.read_text()
-        assert text.count(UNIONED) == 1
-        model.write_text(
-            text.replace(
-                UNIONED,
-                "    select * from virtual\n    union all\n"
-                "    select * from physical\n"
-                f"    where day >= date '{duplicated_from}'\n)",
-            )
+        replace_once(
+            project / DAILY,
+            UNIONED,
+            "    select * from virtual\n    union all\n"
+            "    select * from physical\n"
+            f"    where day >= date '{duplicated_from}'\n)",
         )
     data_dir = tmp_path / "data"
     settings = load_settings(tmp_path, {"DATA_DIR": str(data_dir)})
@@ -107,18 +110,13 @@ def test_an_incremental_build_checks_its_virtual_days(tmp_path: Path) -> None:
         ],
         datetime(2024, 1, 22, tzinfo=UTC),
     )
-    model = project / VIRTUAL
-    text = model.read_text()
-    assert text.count(VIRTUAL_SUM) == 1
-    model.write_text(
-        text.replace(
-            VIRTUAL_SUM,
-            VIRTUAL_SUM.replace(
-                ") as consumption,",
-                ") + case when day >= date '2024-01-27' then 1 else 0 end"
-                " as consumption,",
-            ),
-        )
+    replace_once(
+        project / VIRTUAL,
+        VIRTUAL_SUM,
+        VIRTUAL_SUM.replace(
+            ") as consumption,",
+            ") + case when day >= date '2024-01-27' then 1 else 0 end as consumption,",
+        ),
     )
     assert build_at(settings, project, FIRST).tests_failed == 0
 
