@@ -382,7 +382,7 @@ def take_snapshot(settings: Settings) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(source, temporary)
+        copy_file(source, temporary)
         os.replace(temporary, target)
     except OSError as error:
         temporary.unlink(missing_ok=True)
@@ -392,6 +392,35 @@ def take_snapshot(settings: Settings) -> None:
             f"cannot copy the warehouse to {target}: {error.strerror}: check "
             "DATA_DIR's permissions and free space; nothing was published"
         ) from None
+
+
+# copy_file_range's answers where the kernel or file system cannot copy.
+CANNOT_COPY_IN_KERNEL = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """`source` copied to `target` by the kernel (copy_file_range): on a
+    copy-on-write file system (btrfs, the default of many NAS, or XFS) the copy
+    shares the source's blocks, so the hourly snapshot of a 2 GB warehouse
+    takes no time and no disk space; elsewhere, or where the kernel cannot,
+    a plain copy."""
+    if hasattr(os, "copy_file_range"):
+        try:
+            with source.open("rb") as reading, target.open("wb") as writing:
+                left = os.fstat(reading.fileno()).st_size
+                while left > 0:
+                    copied = os.copy_file_range(
+                        reading.fileno(), writing.fileno(), left
+                    )
+                    if copied == 0:  # copies nothing here: the plain copy
+                        break
+                    left -= copied
+                else:
+                    return
+        except OSError as error:
+            if error.errno not in CANNOT_COPY_IN_KERNEL:
+                raise
+    shutil.copyfile(source, target)
 
 
 def remove_leftovers(data_dir: Path) -> list[Path]:
