@@ -26,6 +26,7 @@
         'int_readings_cleaned': ['meter_id', none, day, 0],
         'int_readings_combined': ['meter_id', none, day, 0],
         'int_reading_segments': ['meter_id', none, day, 0],
+        'int_reading_intervals_judged': ['meter_id', none, day, 0],
         'int_daily_readings_interpolated': ['meter_id', 'reading_at', day, 2],
         'int_master_readings_combined': ['meter_id', 'reading_at', day, 2],
         'int_daily_consumption_physical': ['meter_id', 'day_start_at', day, 2],
