@@ -220,6 +220,37 @@ def test_field_that_became_null_is_removed_not_left_behind(
     assert server_point_set(influxd, influx_db) == expected_example() - {old} | {new}
 
 
+def test_field_the_mart_no_longer_has_is_removed_not_left_behind(
+    influxd: Any, influx_db: str, warehouse: Path, tmp_path: Path
+) -> None:
+    """strom's consumption of 03-30 was published with a field `ratio`, as
+    a release whose daily consumption had that field would have left it:
+    the loader compares only a measurement's own fields, and still deletes
+    that point and writes it again without the field."""
+    settings = settings_for(influxd.url, influx_db, tmp_path)
+    publish_marts(settings, warehouse)
+    (_, meter, time_s, _) = used(CD, "strom", D30, 10.5, 0.0, 0.0)
+    influxd.write(
+        influx_db,
+        f"{CD},meter_id={meter} consumption=10.5,is_estimated=0,is_partial=0,"
+        f"ratio=3.5 {time_s}",
+    )
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(
+            "update run_state.published_points set ratio = 3.5 "
+            f"where measurement = '{CD}' and meter_id = '{meter}' "
+            f"and time_s = {time_s}"
+        )
+    assert used(CD, "strom", D30, 10.5, 0.0, 0.0) not in server_point_set(
+        influxd, influx_db
+    )
+
+    result = publish_marts(settings, warehouse)
+
+    assert (result.points_written, result.points_deleted) == (1, 1)
+    assert server_point_set(influxd, influx_db) == expected_example()
+
+
 def test_state_of_an_older_release_gains_the_days_field(
     influxd: Any, influx_db: str, warehouse: Path, tmp_path: Path
 ) -> None:
