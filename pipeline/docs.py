@@ -20,6 +20,7 @@ import http.server
 import logging
 import os
 import shutil
+import signal
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,16 +124,22 @@ def site_server(
 
 
 def serve_until_interrupted(server: http.server.ThreadingHTTPServer) -> None:
+    """Serve until Ctrl-C (SIGINT) or SIGTERM, then say so: also when the
+    server was started with SIGINT ignored, as a shell starts a background
+    job of a script or nohup does (Python then keeps it ignored)."""
     host, port = server.server_address[:2]
     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
-    print(f"docs: http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
-    if host in {"0.0.0.0", "::"}:  # noqa: S104 (the owner asked: DOCS_HOST)
-        print(
-            f"docs: other machines reach it at http://{socket.gethostname()}:{port}/",
-            flush=True,
-        )
     with server:
         try:
+            for stop in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(stop, signal.default_int_handler)
+            print(f"docs: http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+            if host in {"0.0.0.0", "::"}:  # noqa: S104 (the owner asked: DOCS_HOST)
+                print(
+                    f"docs: other machines reach it at "
+                    f"http://{socket.gethostname()}:{port}/",
+                    flush=True,
+                )
             server.serve_forever()
         except KeyboardInterrupt:
             print("docs: stopped", flush=True)

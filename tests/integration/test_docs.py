@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -308,3 +309,38 @@ def test_overview_page_is_the_projects_and_links_every_published_mart(
     for seed in seeds:
         assert seed["description"], seed["name"]
         assert all(column["description"] for column in seed["columns"].values())
+
+
+SERVE = """
+import sys
+from pathlib import Path
+from pipeline.docs import serve_until_interrupted, site_server
+serve_until_interrupted(site_server(Path(sys.argv[1]), 0))
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_server_stops_on_ctrl_c_or_sigterm_even_started_with_sigint_ignored(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Started as a shell starts a script's background job (SIGINT ignored,
+    which Python then keeps), `make docs` still stops on Ctrl-C, and on
+    SIGTERM, saying so."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert server.stdout is not None
+    assert server.stdout.readline().startswith("docs: http://localhost:")
+
+    server.send_signal(stop)
+    try:
+        output, _ = server.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        pytest.fail(f"the server ignored signal {stop.name}")
+    assert server.returncode == 0
+    assert output.strip() == "docs: stopped"
