@@ -9,9 +9,10 @@ followed on the same line by floor_s (the core expansion alone, in this
 process: bench/whole_run.py) and dbt_stage_s. With --incremental (`make
 bench`) it then starts a local influxd and adds to that line the rate of a
 plain writer (server_points_per_s) and of the loader (load_points_per_s)
-into it, and hourly_run_s: `python -m pipeline run` in a new process, as cron starts it,
-one hour later with one new reading in InfluxDB, which holds every landed
-reading (extract, incremental build, data tests on the rebuilt rows, load).
+into it, and hourly_run_s: `python -m pipeline run` in a new process, as
+cron starts it, one hour later with one new reading in InfluxDB, which
+holds every landed reading (extract, incremental build, data tests on the
+rebuilt rows, load).
 Two hourly runs: the first follows the full build (and publishes the Tibber
 hours once); the second, the steady state, is hourly_run_s.
 """

@@ -225,8 +225,7 @@ def test_field_the_mart_no_longer_has_is_removed_not_left_behind(
 ) -> None:
     """strom's consumption of 03-30 was published with a field `ratio`, as
     a release whose daily consumption had that field would have left it:
-    the loader compares only a measurement's own fields, and still deletes
-    that point and writes it again without the field."""
+    the loader deletes that point and writes it again without the field."""
     settings = settings_for(influxd.url, influx_db, tmp_path)
     publish_marts(settings, warehouse)
     (_, meter, time_s, _) = used(CD, "strom", D30, 10.5, 0.0, 0.0)

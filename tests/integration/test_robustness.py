@@ -28,6 +28,7 @@ from core.errors import PipelineError
 from core.settings import load_settings
 from pipeline.run import remove_leftovers, take_snapshot
 from tests.support.fixtures_influx import free_port
+from tests.support.mounts import mounted
 
 ROOT = Path(__file__).resolve().parents[2]
 # Two halves of a token pasted with a line break in between.
@@ -158,18 +159,8 @@ def test_unexpected_failure_prints_one_masked_line_and_logs_the_traceback(
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MB file system (tmpfs), unmounted afterwards."""
     mount = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr!r}")
-    try:
+    with mounted(["-t", "tmpfs", "-o", "size=2m"], "tmpfs", mount):
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_full_disk_during_the_snapshot_is_named_and_leaves_no_temporary_file(
@@ -290,18 +281,9 @@ def test_full_disk_during_a_run_is_named_and_leaves_no_temporary_file(
     # tmpfs counts whole pages: the blocks each file and folder takes
     used = sum(p.lstat().st_blocks * 512 for p in demo_build.rglob("*"))
     folders = sum(1 for p in demo_build.rglob("*") if p.is_dir())
-    mount = tmp_path / "disk"
-    mount.mkdir()
     size_kb = (used + 4096 * (folders + 2)) // 1024 + 200
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr!r}")
-    try:
-        data_dir = mount / "data"
+    with mounted(["-t", "tmpfs", "-o", f"size={size_kb}k"], "tmpfs", tmp_path / "disk"):
+        data_dir = tmp_path / "disk" / "data"
         shutil.copytree(demo_build, data_dir, ignore=shutil.ignore_patterns("run.lock"))
         # a moved as_of: the build has work to do, the snapshot a copy to write
         env = demo_environment(data_dir, "2026-11-28T10:00:00Z")
@@ -313,5 +295,3 @@ def test_full_disk_during_a_run_is_named_and_leaves_no_temporary_file(
         assert len(errors) == 1, errors
         assert "the disk is full (No space left on device)" in errors[0], errors
         assert [str(p) for p in data_dir.rglob("*.tmp")] == []
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)

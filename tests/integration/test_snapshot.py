@@ -19,6 +19,7 @@ import pytest
 from core.settings import load_settings
 from pipeline import run as run_module
 from pipeline.run import snapshot_path, take_snapshot
+from tests.support.mounts import mounted
 
 
 def digest(path: Path) -> str:
@@ -43,19 +44,8 @@ def btrfs_disk(tmp_path: Path) -> Iterator[Path]:
     with image.open("wb") as file:
         file.truncate(256 * 1024 * 1024)
     subprocess.run(["mkfs.btrfs", "-q", str(image)], check=True, capture_output=True)
-    mount = tmp_path / "btrfs"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-o", "loop", str(image), str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a loop device here (needs root): {done.stderr!r}")
-    try:
+    with mounted(["-o", "loop"], image, tmp_path / "btrfs") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def exclusive_bytes(path: Path) -> int:
