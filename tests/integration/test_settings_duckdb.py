@@ -16,7 +16,7 @@ def test_duckdb_memory_limit_in_the_env_file_reaches_dbts_connection(
 ) -> None:
     """512MiB in `.env` (not in the environment) is what DuckDB reports in
     dbt's connection: 512 x 1024² bytes, shown as `512.0 MiB` (the default,
-    4GB, would show as 3.7 GiB)."""
+    3.5GB, would show as 3.2 GiB)."""
     (tmp_path / ".env").write_text("DUCKDB_MEMORY_LIMIT=512MiB\nDATA_DIR=data\n")
     settings = load_settings(tmp_path, {})
     for name in settings.dbt_environment():  # invoke sets them; undo after

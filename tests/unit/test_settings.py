@@ -35,11 +35,11 @@ def test_unset_settings_take_the_defaults_the_dbt_project_writes(
     tmp_path: Path,
 ) -> None:
     """Without any setting, Python and dbt see the same values: the defaults
-    the README lists (Europe/Berlin, haupt_strom, 4GB, data)."""
+    the README lists (Europe/Berlin, haupt_strom, 3.5GB, data)."""
     settings = load_settings(tmp_path, {})
     assert settings.timezone == "Europe/Berlin"
     assert settings.tibber_meter_id == "haupt_strom"
-    assert settings.duckdb_memory_limit == "4GB"
+    assert settings.duckdb_memory_limit == "3.5GB"
     assert settings.data_dir == tmp_path / "data"
     assert settings.dbt_project_dir == ROOT
     environment = settings.dbt_environment()
