@@ -16,7 +16,7 @@
 -- Incremental: the rebuilt meters, and the rebuilt days with the 30 before.
 -- Not materialized: the candidates read only the judged days' rows (the
 -- filter reaches the scan) instead of a copy of every day (at 10,000 meters
--- x 10 years the model took 4.3 to 5.6 s with the copy, 3.5 s without).
+-- x 10 years the model took 4.2 to 5.6 s with the copy, 3.3 to 3.6 s without).
 with days as not materialized (
     {{ rebuilt_rows(
         ref('meter_daily_consumption'), 'day_start_at', lookback_days=32
