@@ -282,8 +282,9 @@ def test_full_disk_during_a_run_is_named_and_leaves_no_temporary_file(
     used = sum(p.lstat().st_blocks * 512 for p in demo_build.rglob("*"))
     folders = sum(1 for p in demo_build.rglob("*") if p.is_dir())
     size_kb = (used + 4096 * (folders + 2)) // 1024 + 200
-    with mounted(["-t", "tmpfs", "-o", f"size={size_kb}k"], "tmpfs", tmp_path / "disk"):
-        data_dir = tmp_path / "disk" / "data"
+    tmpfs = ["-t", "tmpfs", "-o", f"size={size_kb}k"]
+    with mounted(tmpfs, "tmpfs", tmp_path / "disk") as disk:
+        data_dir = disk / "data"
         shutil.copytree(demo_build, data_dir, ignore=shutil.ignore_patterns("run.lock"))
         # a moved as_of: the build has work to do, the snapshot a copy to write
         env = demo_environment(data_dir, "2026-11-28T10:00:00Z")
