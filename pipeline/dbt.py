@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,18 @@ BILLING_SEEDS = (
     "cost_items",
     "invoices",
 )
+# The first line of dbt's message of a failed node, e.g. "Runtime Error in
+# model int_calendar_days (models/intermediate/house/int_calendar_days.sql)".
+NODE_ERROR_HEADING = re.compile(r"\w+ Error in \w+ \S+ \(")
+
+
+def failure_cause(message: str) -> str:
+    """The first line of a node's failure that says what went wrong: dbt
+    heads it with "<Kind> Error in model <name> (<path>)", which the
+    failure names already."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    causes = [line for line in lines if not NODE_ERROR_HEADING.match(line)]
+    return (causes or lines or [""])[0]
 
 
 @dataclass
@@ -111,6 +124,11 @@ def invoke(
         log_level,
         "--log-level-file",
         "info",
+        # Every schema's relations listed before the first node, even under
+        # DBT_POPULATE_CACHE=false: a cache dbt fills when first asked can
+        # answer one thread while another is still filling it, and a model
+        # then misses its old relation ("... already exists").
+        "--populate-cache",
         # No manifest.json and run_results.json (writing the manifest twice
         # costs a warm run half a second); `make docs` writes its own.
         "--no-write-json",
@@ -272,8 +290,7 @@ def build(
             else:
                 outcome.tests_failed += 1
         if status in {"error", "fail"}:
-            message = (node_result.message or "").splitlines()
-            detail = message[0] if message else status
+            detail = failure_cause(node_result.message or "") or status
             if is_disk_full(node_result.message or ""):
                 detail = DISK_FULL
             if kind == "test" and status == "fail":

@@ -110,7 +110,11 @@ def test_a_mart_whose_columns_drift_from_its_contract_fails_the_build(
         build(settings, as_of, project)
 
     message = str(failure.value)
-    assert "first model meter_monthly_consumption" in message
+    # The cause, not dbt's heading "Compilation Error in model ...".
+    assert (
+        "first model meter_monthly_consumption: This model has an enforced "
+        "contract that failed" in message
+    )
     assert "nothing was published" in message
     log = (data_dir / "logs" / "dbt.log").read_text()
     assert "This model has an enforced contract that failed" in log

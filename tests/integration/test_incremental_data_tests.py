@@ -10,11 +10,13 @@ tests read from two days before that, 2024-01-23.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt.adapters.cache import RelationsCache
 
 from core import landing
 from core.errors import DbtError
@@ -164,16 +166,27 @@ def test_old_rows_are_tested_by_a_full_build_and_on_demand(tmp_path: Path) -> No
     assert "more than one row with this meter_id, reading_at" in message
 
 
-def test_the_scope_holds_when_dbt_does_not_cache_relations(
+def test_dbt_caches_relations_before_the_build_whatever_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With DBT_POPULATE_CACHE=false in the environment, dbt lists a
-    schema's relations when first asked, inside a transaction it rolls back
-    after the hooks: the scope's local days (written on-run-start) must be
-    committed all the same, or the incremental build reads none."""
+    """DBT_POPULATE_CACHE=false in the environment would have dbt list a
+    schema's relations when a model first asks, one relation after the
+    other into its cache, while the other thread may already read that
+    schema's part of the cache: a model missing from it is not dropped, and
+    its creation fails ("Table with name int_calendar_days already exists",
+    once in a CI run). Slowing each addition makes that near certain; the
+    pipeline has dbt fill the cache before any model (--populate-cache).
+    The scope's local days (written on-run-start) hold as well."""
     monkeypatch.setenv("DBT_POPULATE_CACHE", "false")
     project, settings = small_house(tmp_path)
     assert build_at(settings, project, FIRST).tests_failed == 0
+    add = RelationsCache.add
+
+    def slow_add(cache: RelationsCache, relation) -> None:
+        add(cache, relation)
+        time.sleep(0.02)
+
+    monkeypatch.setattr(RelationsCache, "add", slow_add)
 
     incremental = build_at(settings, project, LATER)
 
