@@ -117,8 +117,6 @@ def invoke(
         str(profiles or project),
         "--log-path",
         str(settings.data_dir / "logs"),
-        "--target-path",
-        str(target or settings.data_dir / "target"),
         # dbt's own lines go to DATA_DIR/logs/dbt.log; the run says the rest.
         "--log-level",
         log_level,
@@ -135,6 +133,8 @@ def invoke(
     ]
     # Options go after the (sub)command words: `docs generate --project-dir`.
     split = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    if args[:1] not in (["debug"], ["deps"]):  # the two without a target
+        common += ["--target-path", str(target or settings.data_dir / "target")]
     runner = dbtRunner(callbacks=callbacks or [])
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -167,7 +167,8 @@ def by_hand(settings: Settings, args: list[str]) -> bool:
     dbt's own output, under no scope: the incremental models it builds are
     rebuilt in full, and the build record is marked unfinished so the next
     run builds everything. AS_OF set: the models read it as the run's
-    as_of; else the last run's. True when dbt succeeded."""
+    as_of; else the last run's. True when dbt succeeded; DbtError when it
+    could not run (e.g. an option its command does not know)."""
     if settings.as_of is not None:
         landing.write_run_context(settings.data_dir, settings.as_of)
     if args and args[0] in BUILDING:
@@ -175,6 +176,8 @@ def by_hand(settings: Settings, args: list[str]) -> bool:
     result = invoke(
         settings, settings.as_of, args, settings.dbt_project_dir, log_level="info"
     )
+    if result.exception is not None:
+        raise DbtError(f"dbt could not run: {failure_cause(str(result.exception))}")
     return result.success
 
 

@@ -158,9 +158,11 @@ class InfluxServer:
                     f"influxd exited with {self.process.returncode}: {self._log_tail()}"
                 )
             try:
-                if requests.get(f"{self.url}/ping", timeout=1).status_code == 204:
+                if requests.get(f"{self.url}/ping", timeout=5).status_code == 204:
                     return
-            except requests.ConnectionError:
+            # Not listening yet, or too busy to answer in time (a loaded
+            # machine): ask again until the deadline.
+            except requests.RequestException:
                 pass
             time.sleep(0.05)
         self.stop()
