@@ -42,10 +42,6 @@ segments as (
             'segments.meter_id',
             'coalesce(segments.segment_end_at, meters.life_end_at)'
         ) }}
-    -- Segments in time order, so the days they expand into are stored
-    -- roughly in time order (a segment spans weeks): the zone maps then keep
-    -- an incremental build's reads of the latest days to few row groups.
-    order by segments.segment_start_at
 ),
 
 calendar as (
@@ -54,72 +50,6 @@ calendar as (
 
 weights as (
     select * from {{ ref('int_seasonal_weights_daily') }}
-),
-
-segment_days as (
-    select
-        segments.*,
-        cast(unnest(generate_series(
-            {{ local_date('segments.segment_start_at') }},
-            {{ local_date('segments.segment_end_at') }},
-            interval 1 day
-        )) as date) as day
-    from segments
-),
-
-day_starts as (
-    select
-        segment_days.*,
-        calendar.day_start_at as reading_at,
-        least(calendar.day_end_at, segment_days.life_end_at) as next_at,
-        calendar.day_end_at > segment_days.life_end_at as is_partial_day,
-        weights.weight_at_day_start as reading_weight,
-        case
-            when calendar.day_end_at <= segment_days.life_end_at
-                then weights.weight_at_day_end
-            else
-                weights.weight_at_day_start + weights.density_per_day * (
-                    epoch_us(segment_days.life_end_at)
-                    - epoch_us(calendar.day_start_at)
-                ) / 86400000000.0
-        end as next_weight
-    from segment_days
-    inner join calendar on segment_days.day = calendar.day
-    left join weights
-        on
-            segment_days.pattern_id = weights.pattern_id
-            and segment_days.day = weights.day
-    where
-        calendar.day_start_at >= segment_days.segment_start_at
-        and (
-            calendar.day_start_at < segment_days.segment_end_at
-            or (
-                segment_days.segment_kind = 'after_last'
-                and calendar.day_start_at = segment_days.segment_end_at
-            )
-        )
-),
-
-life_ends as (
-    select
-        segments.*,
-        null::date as day,
-        segments.segment_end_at as reading_at,
-        null::timestamptz as next_at,
-        null::boolean as is_partial_day,
-        weights.weight_at_day_start + weights.density_per_day * (
-            epoch_us(segments.segment_end_at) - epoch_us(weights.day_start_at)
-        ) / 86400000000.0 as reading_weight,
-        null::double as next_weight
-    from segments
-    left join weights
-        on
-            segments.pattern_id = weights.pattern_id
-            and {{ local_date('segments.segment_end_at') }} = weights.day
-    where
-        segments.segment_kind = 'after_last'
-        and segments.segment_end_at
-        <> {{ local_midnight(local_date('segments.segment_end_at')) }}
 ),
 
 -- The segment that owns the end of a day containing a reading (the last
@@ -194,6 +124,95 @@ day_ends as (
     from owned_day_ends
 ),
 
+-- Each segment with the counter at the end of its last day when another
+-- segment owns that end (the day holding the next reading): joined once per
+-- segment here, never over all days. Segments in time order, so the days
+-- they expand into are stored roughly in time order (a segment spans weeks):
+-- the zone maps then keep an incremental build's reads of the latest days to
+-- few row groups.
+owned_segments as (
+    select
+        segments.*,
+        day_ends.next_value as owner_next_value,
+        day_ends.is_next_estimated as owner_is_next_estimated,
+        day_ends.is_next_backed as owner_is_next_backed,
+        day_ends.meter_id is not null as has_end_owner
+    from segments
+    left join day_ends
+        on
+            segments.meter_id = day_ends.meter_id
+            and {{ local_date(
+                'segments.segment_end_at - interval 1 microsecond'
+            ) }} = day_ends.day
+    order by segments.segment_start_at
+),
+
+segment_days as (
+    select
+        segments.*,
+        cast(unnest(generate_series(
+            {{ local_date('segments.segment_start_at') }},
+            {{ local_date('segments.segment_end_at') }},
+            interval 1 day
+        )) as date) as day
+    from owned_segments as segments
+),
+
+day_starts as (
+    select
+        segment_days.*,
+        calendar.day_start_at as reading_at,
+        least(calendar.day_end_at, segment_days.life_end_at) as next_at,
+        calendar.day_end_at > segment_days.life_end_at as is_partial_day,
+        weights.weight_at_day_start as reading_weight,
+        case
+            when calendar.day_end_at <= segment_days.life_end_at
+                then weights.weight_at_day_end
+            else
+                weights.weight_at_day_start + weights.density_per_day * (
+                    epoch_us(segment_days.life_end_at)
+                    - epoch_us(calendar.day_start_at)
+                ) / 86400000000.0
+        end as next_weight
+    from segment_days
+    inner join calendar on segment_days.day = calendar.day
+    left join weights
+        on
+            segment_days.pattern_id = weights.pattern_id
+            and segment_days.day = weights.day
+    where
+        calendar.day_start_at >= segment_days.segment_start_at
+        and (
+            calendar.day_start_at < segment_days.segment_end_at
+            or (
+                segment_days.segment_kind = 'after_last'
+                and calendar.day_start_at = segment_days.segment_end_at
+            )
+        )
+),
+
+life_ends as (
+    select
+        segments.*,
+        null::date as day,
+        segments.segment_end_at as reading_at,
+        null::timestamptz as next_at,
+        null::boolean as is_partial_day,
+        weights.weight_at_day_start + weights.density_per_day * (
+            epoch_us(segments.segment_end_at) - epoch_us(weights.day_start_at)
+        ) / 86400000000.0 as reading_weight,
+        null::double as next_weight
+    from owned_segments as segments
+    left join weights
+        on
+            segments.pattern_id = weights.pattern_id
+            and {{ local_date('segments.segment_end_at') }} = weights.day
+    where
+        segments.segment_kind = 'after_last'
+        and segments.segment_end_at
+        <> {{ local_midnight(local_date('segments.segment_end_at')) }}
+),
+
 instants as (
     select * from day_starts
     union all
@@ -212,8 +231,8 @@ weighed as (
             when is_seasonal then next_weight - anchor_weight
             else (epoch_us(next_at) - epoch_us(anchor_at)) / 86400000000.0
         end as next_weight_since_anchor,
-        next_at < segment_end_at or segment_kind = 'after_last'
-            as is_next_in_segment
+        next_at < segment_end_at or segment_kind = 'after_last' or day is null
+            as is_end_in_segment
     from instants
 ),
 
@@ -239,46 +258,36 @@ counted as (
         next_reading_at,
         next_at,
         case
-            when is_next_in_segment
+            when is_end_in_segment
                 then {{ segment_counter('next_weight_since_anchor') }}
+            else owner_next_value
         end as next_value,
-        segment_kind <> 'between' as is_next_estimated,
-        true as is_next_backed,
-        is_partial_day,
-        is_next_in_segment or day is null as is_end_in_segment
+        case
+            when is_end_in_segment then segment_kind <> 'between'
+            else owner_is_next_estimated
+        end as is_next_estimated,
+        case
+            when is_end_in_segment then true
+            else owner_is_next_backed
+        end as is_next_backed,
+        is_partial_day
     from weighed
+    -- A day whose end lies outside its segment needs that end's owner.
+    where is_end_in_segment or has_end_owner
 )
 
--- One pass: a day whose end lies outside its segment takes the counter at
--- its end from the segment owning it (day_ends holds one row per meter and
--- day); the others keep their own.
 select
-    counted.meter_id,
-    counted.day,
-    counted.reading_at,
-    counted.reading_value,
-    counted.reading_method,
-    counted.previous_reading_at,
-    counted.next_reading_at,
-    counted.next_at,
-    case
-        when counted.is_end_in_segment then counted.next_value
-        else day_ends.next_value
-    end as next_value,
-    case
-        when counted.is_end_in_segment then counted.is_next_estimated
-        else day_ends.is_next_estimated
-    end as is_next_estimated,
-    case
-        when counted.is_end_in_segment then counted.is_next_backed
-        else day_ends.is_next_backed
-    end as is_next_backed,
-    counted.is_partial_day
+    meter_id,
+    day,
+    reading_at,
+    reading_value,
+    reading_method,
+    previous_reading_at,
+    next_reading_at,
+    next_at,
+    next_value,
+    is_next_estimated,
+    is_next_backed,
+    is_partial_day
 from counted
-left join day_ends
-    on
-        counted.meter_id = day_ends.meter_id
-        and counted.day = day_ends.day
-where
-    (counted.is_end_in_segment or day_ends.meter_id is not null)
-    and {{ rebuilt('counted.meter_id', 'counted.reading_at') }}
+where {{ rebuilt('meter_id', 'reading_at') }}
