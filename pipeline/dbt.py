@@ -27,17 +27,17 @@ BILLING_SEEDS = (
     "cost_items",
     "invoices",
 )
-# The first line of dbt's message of a failed node, e.g. "Runtime Error in
-# model int_calendar_days (models/intermediate/house/int_calendar_days.sql)".
-NODE_ERROR_HEADING = re.compile(r"\w+ Error in \w+ \S+ \(")
+# The heading of dbt's error messages: "Parsing Error", or for a node e.g.
+# "Runtime Error in model int_calendar_days (models/.../int_calendar_days.sql)".
+ERROR_HEADING = re.compile(r"\w+ Error( in \w+ \S+ \(.*\))?$")
 
 
 def failure_cause(message: str) -> str:
-    """The first line of a node's failure that says what went wrong: dbt
-    heads it with "<Kind> Error in model <name> (<path>)", which the
-    failure names already."""
+    """The first line of dbt's error message that says what went wrong, after
+    its heading ("<Kind> Error", "... in model <name> (<path>)"), which
+    says nothing the caller does not."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    causes = [line for line in lines if not NODE_ERROR_HEADING.match(line)]
+    causes = [line for line in lines if not ERROR_HEADING.match(line)]
     return (causes or lines or [""])[0]
 
 
@@ -269,7 +269,8 @@ def build(
         if is_disk_full(str(result.exception)):
             raise DbtError(f"{DISK_FULL}; nothing was published") from None
         raise DbtError(
-            f"dbt could not run: {str(result.exception).splitlines()[0]}"
+            f"dbt could not run: {failure_cause(str(result.exception))} "
+            f"(details: {settings.data_dir}/logs/dbt.log)"
         ) from None
     outcome = DbtOutcome(scope=plan.describe())
     if not plan.full_refresh:

@@ -29,7 +29,7 @@ import yaml
 
 from core.errors import DbtError, PipelineError
 from core.settings import Settings
-from pipeline.dbt import invoke
+from pipeline.dbt import failure_cause, invoke
 from pipeline.run import snapshot_path
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html")
@@ -91,7 +91,7 @@ def generate(settings: Settings) -> Path:
     )
     if result.exception is not None or not result.success:
         cause = (
-            str(result.exception).splitlines()[0]
+            failure_cause(str(result.exception))
             if result.exception is not None
             else "see the dbt log"
         )

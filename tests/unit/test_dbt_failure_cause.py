@@ -1,5 +1,6 @@
-"""A failed node's line names its cause (pipeline.dbt.failure_cause), not
-dbt's heading, which repeats the node the line already names."""
+"""A dbt failure's line names its cause (pipeline.dbt.failure_cause), not
+dbt's heading ("Parsing Error", "Runtime Error in model ..."), which says
+nothing the line does not."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ def test_the_cause_follows_dbts_heading() -> None:
     )
     assert failure_cause(message) == (
         'Catalog Error: Table with name "int_calendar_days" already exists!'
+    )
+
+
+def test_the_cause_follows_a_heading_without_node() -> None:
+    message = (
+        "Parsing Error\n"
+        "  Error reading utility_meters: broken.yml - Runtime Error\n"
+        "    Syntax error near line 4"
+    )
+    assert failure_cause(message) == (
+        "Error reading utility_meters: broken.yml - Runtime Error"
     )
 
 
