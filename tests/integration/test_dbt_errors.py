@@ -28,12 +28,15 @@ def dbt_env(data_dir: Path) -> dict[str, str]:
 
 
 def test_dbt_debug_checks_the_warehouse_connection(tmp_path: Path) -> None:
-    """`dbt debug` takes no --target-path: the command leaves it out."""
+    """`dbt debug` takes no --target-path: the command leaves it out
+    (--connection: only the warehouse, not dbt's check for git)."""
     result = run_pipeline(
-        dbt_env(tmp_path / "data"), command=pipeline_command("dbt", "debug")
+        dbt_env(tmp_path / "data"),
+        command=pipeline_command("dbt", "debug", "--connection"),
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK connection ok" in result.stdout
     assert "All checks passed!" in result.stdout
 
 
