@@ -5,17 +5,14 @@ them) when dbt cannot start, and a run's build when dbt cannot parse."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from core import landing
-from core.errors import DbtError
-from core.settings import load_settings
-from pipeline.dbt import build, copy_project
-from tests.support.fixtures_demo import ROOT
-from tests.support.fixtures_pipeline import error_lines, pipeline_command, run_pipeline
+from tests.support.fixtures_pipeline import (
+    error_lines,
+    failed_small_house_build,
+    pipeline_command,
+    run_pipeline,
+)
 
 
 def dbt_env(data_dir: Path) -> dict[str, str]:
@@ -55,20 +52,15 @@ def test_an_option_dbt_does_not_know_gets_one_line(tmp_path: Path) -> None:
 def test_a_project_dbt_cannot_parse_gets_its_cause(tmp_path: Path) -> None:
     """A broken YAML file in the project: the run's line names the file, not
     dbt's bare heading "Parsing Error"."""
-    project = copy_project(ROOT / "tests" / "scenarios" / "small_house", tmp_path)
-    (project / "models" / "broken.yml").write_text(
-        "version: 2\nmodels:\n  - name: [broken\n"
-    )
-    data_dir = tmp_path / "data"
-    settings = load_settings(tmp_path, {"DATA_DIR": str(data_dir)})
-    as_of = datetime(2024, 1, 25, 11, tzinfo=UTC)
-    landing.ensure(data_dir)
-    landing.write_run_context(data_dir, as_of)
 
-    with pytest.raises(DbtError) as failure:
-        build(settings, as_of, project)
+    def break_yaml(project: Path) -> None:
+        (project / "models" / "broken.yml").write_text(
+            "version: 2\nmodels:\n  - name: [broken\n"
+        )
 
-    assert str(failure.value) == (
+    message, data_dir = failed_small_house_build(tmp_path, break_yaml)
+
+    assert message == (
         "dbt could not run: Error reading utility_meters: broken.yml - Runtime "
         f"Error (details: {data_dir}/logs/dbt.log)"
     )

@@ -5,19 +5,15 @@ enforced contract, and the links between the docs resolve."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
 
-from core import landing
-from core.errors import DbtError
-from core.settings import load_settings
 from load.publish import MARTS
-from pipeline.dbt import build, copy_project
 from tests.support.fixtures_demo import ROOT
+from tests.support.fixtures_pipeline import failed_small_house_build
 
 DBT_SCHEMAS = ("house", "staging", "base", "intermediate", "main")
 
@@ -90,26 +86,20 @@ def test_a_mart_whose_columns_drift_from_its_contract_fails_the_build(
 ) -> None:
     """meter_monthly_consumption.day_count is a count (bigint); a contract
     that says integer must stop the build, so the loader never sees it."""
-    project = copy_project(ROOT / "tests" / "scenarios" / "small_house", tmp_path)
-    marts = project / "models" / "marts" / "_marts__models.yml"
-    text = marts.read_text()
-    assert text.count("      - name: day_count\n        data_type: bigint\n") == 1
-    marts.write_text(
-        text.replace(
-            "      - name: day_count\n        data_type: bigint\n",
-            "      - name: day_count\n        data_type: integer\n",
+
+    def say_integer(project: Path) -> None:
+        marts = project / "models" / "marts" / "_marts__models.yml"
+        text = marts.read_text()
+        assert text.count("      - name: day_count\n        data_type: bigint\n") == 1
+        marts.write_text(
+            text.replace(
+                "      - name: day_count\n        data_type: bigint\n",
+                "      - name: day_count\n        data_type: integer\n",
+            )
         )
-    )
-    data_dir = tmp_path / "data"
-    settings = load_settings(tmp_path, {"DATA_DIR": str(data_dir)})
-    as_of = datetime(2024, 1, 25, 11, tzinfo=UTC)
-    landing.ensure(data_dir)
-    landing.write_run_context(data_dir, as_of)
 
-    with pytest.raises(DbtError) as failure:
-        build(settings, as_of, project)
+    message, data_dir = failed_small_house_build(tmp_path, say_integer)
 
-    message = str(failure.value)
     # The cause, not dbt's heading "Compilation Error in model ...".
     assert (
         "first model meter_monthly_consumption: This model has an enforced "

@@ -43,8 +43,10 @@ import pyarrow as pa
 import pytest
 
 from core import landing, source
+from core.errors import DbtError
 from core.settings import load_settings, parse_as_of
 from extract.demo import write_demo_history
+from pipeline.dbt import build, copy_project
 from tests.support.fixtures_influx import InfluxServer
 from tests.support.tibber_server import Hour, TibberServer
 
@@ -267,6 +269,23 @@ def land_readings(
             schema=landing.SCHEMAS["readings"],
         ),
     )
+
+
+def failed_small_house_build(
+    tmp_path: Path, edit: Callable[[Path], None]
+) -> tuple[str, Path]:
+    """A build of the small house (tests/scenarios/small_house) whose project
+    copy `edit` broke: the DbtError's message, and the DATA_DIR."""
+    project = copy_project(ROOT / "tests" / "scenarios" / "small_house", tmp_path)
+    edit(project)
+    data_dir = tmp_path / "data"
+    settings = load_settings(tmp_path, {"DATA_DIR": str(data_dir)})
+    as_of = datetime(2024, 1, 25, 11, tzinfo=UTC)
+    landing.ensure(data_dir)
+    landing.write_run_context(data_dir, as_of)
+    with pytest.raises(DbtError) as failure:
+        build(settings, as_of, project)
+    return str(failure.value), data_dir
 
 
 # -- what a run leaves behind --
