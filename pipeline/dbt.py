@@ -109,6 +109,16 @@ def invoke(
     profile's relative warehouse path points."""
     from dbt.cli.main import dbtRunner
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # dbt also takes its options from DBT_* variables (DBT_EMPTY=true builds
+    # every model from zero rows, DBT_FULL_REFRESH, DBT_POPULATE_CACHE=false
+    # ...): the command does what its arguments say, whatever the user's
+    # environment holds; the variables are back when it ends.
+    ignored = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.startswith("DBT_")
+    }
     os.environ.update(settings.dbt_environment() | {SCOPE_VARIABLE: scope_id})
     common = [
         "--project-dir",
@@ -122,11 +132,6 @@ def invoke(
         log_level,
         "--log-level-file",
         "info",
-        # Every schema's relations listed before the first node, even under
-        # DBT_POPULATE_CACHE=false: a cache dbt fills when first asked can
-        # answer one thread while another is still filling it, and a model
-        # then misses its old relation ("... already exists").
-        "--populate-cache",
         # No manifest.json and run_results.json (writing the manifest twice
         # costs a warm run half a second); `make docs` writes its own.
         "--no-write-json",
@@ -136,12 +141,12 @@ def invoke(
     if args[:1] not in (["debug"], ["deps"]):  # the two without a target
         common += ["--target-path", str(target or settings.data_dir / "target")]
     runner = dbtRunner(callbacks=callbacks or [])
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.chdir(settings.data_dir):
             return runner.invoke([*args[:split], *common, *args[split:]])
     finally:
         os.environ.pop(SCOPE_VARIABLE)  # no later dbt applies it
+        os.environ.update(ignored)
         release_warehouse()
 
 

@@ -10,6 +10,7 @@ tests read from two days before that, 2024-01-23.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,18 +167,22 @@ def test_old_rows_are_tested_by_a_full_build_and_on_demand(tmp_path: Path) -> No
     assert "more than one row with this meter_id, reading_at" in message
 
 
-def test_dbt_caches_relations_before_the_build_whatever_the_environment(
+def test_dbt_options_in_the_environment_change_no_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DBT_POPULATE_CACHE=false in the environment would have dbt list a
-    schema's relations when a model first asks, one relation after the
-    other into its cache, while the other thread may already read that
-    schema's part of the cache: a model missing from it is not dropped, and
-    its creation fails ("Table with name int_calendar_days already exists",
-    once in a CI run). Slowing each addition makes that near certain; the
-    pipeline has dbt fill the cache before any model (--populate-cache).
-    The scope's local days (written on-run-start) hold as well."""
+    """dbt takes options from DBT_* variables too; the pipeline's builds
+    ignore them. DBT_EMPTY=true would build every model from zero rows (and
+    a run would publish empty marts), DBT_FULL_REFRESH=true every build in
+    full. DBT_POPULATE_CACHE=false would have dbt list a schema's relations
+    when a model first asks, one relation after the other into its cache,
+    while the other thread may already read that schema's part of the
+    cache: a model missing from it is not dropped, and its creation fails
+    ("Table with name int_calendar_days already exists", once in a CI run).
+    Slowing each addition makes that near certain. The scope's local days
+    (written on-run-start) hold as well."""
     monkeypatch.setenv("DBT_POPULATE_CACHE", "false")
+    monkeypatch.setenv("DBT_EMPTY", "true")
+    monkeypatch.setenv("DBT_FULL_REFRESH", "true")
     project, settings = small_house(tmp_path)
     assert build_at(settings, project, FIRST).tests_failed == 0
     add = RelationsCache.add
@@ -194,4 +199,9 @@ def test_dbt_caches_relations_before_the_build_whatever_the_environment(
     assert incremental.tests_failed == 0
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
         days = db.execute("select day_start_at from main.rebuild_window").fetchall()
+        (readings,) = db.execute(
+            "select count(*) from main.meter_daily_readings"
+        ).fetchone()
     assert days == [("2024-01-24T23:00:00+00:00",)]
+    assert readings > 0
+    assert os.environ["DBT_EMPTY"] == "true"  # the user's, back after the build
