@@ -32,6 +32,11 @@ BILLING_SEEDS = (
 ERROR_HEADING = re.compile(r"\w+ Error( in \w+ \S+ \(.*\))?$")
 
 
+def dbt_log(settings: Settings) -> Path:
+    """Where dbt writes its own lines, which a failure's line points to."""
+    return settings.data_dir / "logs" / "dbt.log"
+
+
 def failure_cause(message: str) -> str:
     """The first line of dbt's error message that says what went wrong, after
     its heading ("<Kind> Error", "... in model <name> (<path>)"), which
@@ -126,7 +131,7 @@ def invoke(
         "--profiles-dir",
         str(profiles or project),
         "--log-path",
-        str(settings.data_dir / "logs"),
+        str(dbt_log(settings).parent),
         # dbt's own lines go to DATA_DIR/logs/dbt.log; the run says the rest.
         "--log-level",
         log_level,
@@ -275,7 +280,7 @@ def build(
             raise DbtError(f"{DISK_FULL}; nothing was published") from None
         raise DbtError(
             f"dbt could not run: {failure_cause(str(result.exception))} "
-            f"(details: {settings.data_dir}/logs/dbt.log)"
+            f"(details: {dbt_log(settings)})"
         ) from None
     outcome = DbtOutcome(scope=plan.describe())
     if not plan.full_refresh:
@@ -311,6 +316,6 @@ def build(
         first = outcome.failures[0] if outcome.failures else "see the dbt log"
         raise DbtError(
             f"{len(outcome.failures)} dbt node(s) failed, first {first}; "
-            f"nothing was published (details: {settings.data_dir}/logs/dbt.log)"
+            f"nothing was published (details: {dbt_log(settings)})"
         )
     return outcome

@@ -29,7 +29,7 @@ import yaml
 
 from core.errors import DbtError, PipelineError
 from core.settings import Settings
-from pipeline.dbt import failure_cause, invoke
+from pipeline.dbt import dbt_log, failure_cause, invoke
 from pipeline.run import snapshot_path
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json", "static_index.html")
@@ -96,8 +96,7 @@ def generate(settings: Settings) -> Path:
             else "see the dbt log"
         )
         raise DbtError(
-            f"dbt docs generate failed: {cause} "
-            f"(details: {settings.data_dir}/logs/dbt.log)"
+            f"dbt docs generate failed: {cause} (details: {dbt_log(settings)})"
         )
     site = docs_dir(settings)
     publish(target, site)

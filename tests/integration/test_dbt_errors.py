@@ -4,9 +4,9 @@ them) when dbt cannot start, and a run's build when dbt cannot parse."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from tests.support.fixtures_demo import demo_environment
 from tests.support.fixtures_pipeline import (
     error_lines,
     failed_small_house_build,
@@ -15,20 +15,11 @@ from tests.support.fixtures_pipeline import (
 )
 
 
-def dbt_env(data_dir: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("INFLUX_", "TIBBER_", "DBT_", "METER_"))
-    }
-    return env | {"DATA_DIR": str(data_dir), "NOTIFY_URLS": ""}
-
-
 def test_dbt_debug_checks_the_warehouse_connection(tmp_path: Path) -> None:
     """`dbt debug` takes no --target-path: the command leaves it out
     (--connection: only the warehouse, not dbt's check for git)."""
     result = run_pipeline(
-        dbt_env(tmp_path / "data"),
+        demo_environment(tmp_path / "data"),
         command=pipeline_command("dbt", "debug", "--connection"),
     )
 
@@ -39,7 +30,7 @@ def test_dbt_debug_checks_the_warehouse_connection(tmp_path: Path) -> None:
 
 def test_an_option_dbt_does_not_know_gets_one_line(tmp_path: Path) -> None:
     result = run_pipeline(
-        dbt_env(tmp_path / "data"),
+        demo_environment(tmp_path / "data"),
         command=pipeline_command("dbt", "build", "--no-such-option"),
     )
 
